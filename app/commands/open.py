@@ -1,0 +1,29 @@
+"""``specedit [open] PATH``: the Textual app."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from app.options import add_model_options
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("open", help="open the TUI on a folder or file (the default command)")
+    p.add_argument("path", nargs="?", default=".", help="folder or file to edit (default: .)")
+    p.add_argument("--theme", default=None, help="UI theme (specedit-dark, specedit-light); remembered")
+    p.add_argument("--format", default="auto", choices=["auto", "whole", "lazy"],
+                   help="answer format asked of the model (default: auto = lazy with whole-file fallback)")
+    add_model_options(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    path = Path(args.path)
+    if not path.exists():
+        print(f"specedit: no such file or folder: {path}", file=sys.stderr)
+        return 2
+    from app.tui import SpeceditApp
+
+    SpeceditApp(path=path, args=args).run()
+    return 0

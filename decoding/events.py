@@ -1,0 +1,85 @@
+"""Events streamed by every edit backend (local speculation or a remote server).
+
+The engine is a generator of these events so that the TUI, ``specedit edit`` and ``specedit bench``
+share one code path; they are plain frozen dataclasses so that they can cross thread boundaries
+(worker -> UI) without copying or locking.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Layer = Literal["lookup", "draft", "target"]
+LAYERS: tuple[Layer, ...] = ("lookup", "draft", "target")
+
+
+@dataclass(frozen=True)
+class Span:
+    """A run of tokens proposed by one layer.
+
+    ``accepted=False`` spans are drafts the target rejected: they are *not* part of the output and
+    are reported only so the UI can show the speculation (dimmed / struck through). The output text
+    is exactly the concatenation of the accepted spans' ``text``.
+    """
+
+    text: str
+    token_ids: tuple[int, ...]
+    layer: Layer
+    accepted: bool
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Running totals; the engine emits one after every target forward and one before ``Done``."""
+
+    new_tokens: int = 0
+    chars: int = 0
+    target_forwards: int = 0
+    draft_forwards: int = 0
+    proposed: dict[str, int] = field(default_factory=dict)  # tokens proposed per layer
+    accepted: dict[str, int] = field(default_factory=dict)  # of those, tokens accepted per layer
+    elapsed: float = 0.0  # seconds of generation, prompt prefill included
+    prefill_seconds: float = 0.0
+    cached: bool = False  # answered from the accepted-edit cache, no model run
+    remote_accepted_prediction_tokens: int | None = None  # OpenAI "predicted outputs" usage
+    remote_rejected_prediction_tokens: int | None = None
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.new_tokens / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def chars_per_s(self) -> float:
+        return self.chars / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def tokens_per_target_forward(self) -> float:
+        return self.new_tokens / self.target_forwards if self.target_forwards else 0.0
+
+    def acceptance(self, layer: str) -> float | None:
+        """Fraction of this layer's proposed tokens that the target accepted (None if it proposed none)."""
+        proposed = self.proposed.get(layer, 0)
+        return self.accepted.get(layer, 0) / proposed if proposed else None
+
+
+@dataclass(frozen=True)
+class Done:
+    """Generation finished (EOS, budget, or cancellation). ``text`` is the raw model output."""
+
+    text: str
+    token_ids: tuple[int, ...]
+    stats: Stats
+    cancelled: bool = False
+    stop_reason: Literal["eos", "max_new_tokens", "cancelled", "cached", "remote"] = "eos"
+
+
+@dataclass(frozen=True)
+class Error:
+    """A failure the user must see; the stream ends after it and nothing was applied."""
+
+    message: str
+    kind: str = "error"  # e.g. "load", "oom", "network", "auth", "timeout", "server"
+
+
+Event = Span | Stats | Done | Error
