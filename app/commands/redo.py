@@ -1,0 +1,15 @@
+"""``specedit redo``: git-backed history of specedit edits (implementation in progress)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("redo", help="redo specedit edits")
+    p.add_argument("path", nargs="?", default=".", help="file or folder inside the repository (default: .)")
+
+
+def run(args: argparse.Namespace) -> int:
+    print("specedit redo: not implemented yet")
+    return 1
