@@ -12,11 +12,32 @@ from pathlib import PurePath
 from decoding.request import EditRequest
 
 _LANGS = {
-    ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript",
-    ".jsx": "javascript", ".ts": "typescript", ".tsx": "tsx", ".css": "css", ".go": "go", ".rs": "rust",
-    ".java": "java", ".c": "c", ".h": "c", ".cpp": "cpp", ".hpp": "cpp", ".cc": "cpp", ".rb": "ruby",
-    ".sh": "bash", ".md": "markdown", ".json": "json", ".toml": "toml", ".yaml": "yaml", ".yml": "yaml",
-    ".html": "html", ".sql": "sql",
+    ".py": "python",
+    ".pyi": "python",
+    ".js": "javascript",
+    ".mjs": "javascript",
+    ".cjs": "javascript",
+    ".jsx": "javascript",
+    ".ts": "typescript",
+    ".tsx": "tsx",
+    ".css": "css",
+    ".go": "go",
+    ".rs": "rust",
+    ".java": "java",
+    ".c": "c",
+    ".h": "c",
+    ".cpp": "cpp",
+    ".hpp": "cpp",
+    ".cc": "cpp",
+    ".rb": "ruby",
+    ".sh": "bash",
+    ".md": "markdown",
+    ".json": "json",
+    ".toml": "toml",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".html": "html",
+    ".sql": "sql",
 }
 
 WHOLE_SYSTEM = (
@@ -52,7 +73,11 @@ def fence_open(request: EditRequest) -> str:
 def chat_messages(request: EditRequest) -> list[dict[str, str]]:
     lang = language_for(request.path)
     system = WHOLE_SYSTEM if request.format == "whole" else LAZY_SYSTEM.format(marker=comment_marker(lang))
-    body = request.original if request.original.endswith("\n") or not request.original else request.original + "\n"
+    body = (
+        request.original
+        if request.original.endswith("\n") or not request.original
+        else request.original + "\n"
+    )
     user = f"Instruction: {request.instruction.strip()}\n\nFile `{request.path}`:\n```{lang}\n{body}```"
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 

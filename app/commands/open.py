@@ -13,8 +13,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("open", help="open the TUI on a folder or file (the default command)")
     p.add_argument("path", nargs="?", default=".", help="folder or file to edit (default: .)")
     p.add_argument("--theme", default=None, help="UI theme (specedit-dark, specedit-light); remembered")
-    p.add_argument("--format", default="auto", choices=["auto", "whole", "lazy"],
-                   help="answer format asked of the model (default: auto = lazy with whole-file fallback)")
+    p.add_argument(
+        "--format",
+        default="auto",
+        choices=["auto", "whole", "lazy"],
+        help="answer format asked of the model (default: auto = lazy with whole-file fallback)",
+    )
     add_model_options(p)
 
 

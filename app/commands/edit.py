@@ -1,0 +1,123 @@
+"""``specedit edit FILE -m "..."``: the TUI's pipeline without the TUI (scripts, CI)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from app.options import add_model_options
+
+MAX_FILE_BYTES = 1_000_000
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "edit",
+        help="edit one file from the command line; prints the diff, applies and commits with --yes",
+        description="Run one edit without the TUI: progress on stderr, the unified diff on stdout. "
+        "With --yes the whole proposal is written atomically and committed through git.",
+    )
+    p.add_argument("file", help="file to edit")
+    p.add_argument("-m", "--message", required=True, help="the instruction, e.g. 'add type hints'")
+    p.add_argument("--yes", action="store_true", help="apply and commit the proposal without asking")
+    p.add_argument("--init", action="store_true", help="run `git init` if the file is not in a repository")
+    p.add_argument(
+        "--format",
+        default="whole",
+        choices=["auto", "whole", "lazy"],
+        help="answer format: whole file, lazy (changed blocks merged by tree-sitter), or auto "
+        "(lazy with whole-file fallback); default: whole",
+    )
+    p.add_argument(
+        "--max-new-tokens", type=int, default=None, help="generation budget (default: from file size)"
+    )
+    add_model_options(p)
+
+
+def read_text_file(path: Path) -> str:
+    """The file's text, or a clear error for what the editor cannot handle."""
+    if not path.is_file():
+        raise ValueError(f"not a file: {path}")
+    data = path.read_bytes()
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(
+            f"{path} is {len(data) // 1024} KiB; files over {MAX_FILE_BYTES // 1024} KiB are not edited"
+        )
+    if b"\0" in data[:8192]:
+        raise ValueError(f"{path} looks binary")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not UTF-8 text ({exc.reason})") from exc
+
+
+def run(args: argparse.Namespace) -> int:
+    from app.progress import StderrProgress, format_stats
+    from decoding.events import Done, Error, Stats
+    from decoding.request import EditRequest
+    from decoding.session import Proposal, propose_edit
+    from vcs.hunks import unified_diff
+    from vcs.repo import EditMeta, EditRepo, VcsError
+
+    path = Path(args.file).resolve()
+    try:
+        original = read_text_file(path)
+        repo = EditRepo.open(path.parent, init=args.init) if args.yes else None
+    except (ValueError, VcsError) as exc:
+        print(f"specedit: {exc}", file=sys.stderr)
+        return 2
+
+    progress = StderrProgress()
+    try:
+        from app.backends import make_backend
+
+        backend = make_backend(args, progress, max_new_tokens=args.max_new_tokens)
+    except Exception as exc:  # noqa: BLE001 - any load failure is reported, never a traceback
+        progress.finish()
+        print(f"specedit: could not start the model: {exc}", file=sys.stderr)
+        return 1
+    progress.finish(backend.describe())
+
+    rel = path.name if repo is None else str(path.relative_to(repo.root))
+    request = EditRequest(path=rel, original=original, instruction=args.message)
+    proposal: Proposal | None = None
+    for event in propose_edit(backend, request, args.format):
+        if isinstance(event, Stats):
+            progress.line(format_stats(event))
+        elif isinstance(event, Done) and event.cancelled:
+            progress.finish("cancelled")
+            return 130
+        elif isinstance(event, Error):
+            progress.finish()
+            print(f"specedit: {event.message}", file=sys.stderr)
+            return 1
+        elif isinstance(event, Proposal):
+            proposal = event
+    if proposal is None:
+        return 1
+    progress.finish(format_stats(proposal.stats) + (f" · {proposal.note}" if proposal.note else ""))
+
+    diff = unified_diff(original, proposal.new_text, rel)
+    if not diff:
+        print("specedit: the model proposed no change", file=sys.stderr)
+        return 0
+    sys.stdout.write(diff)
+    if repo is None:
+        return 0
+    meta = EditMeta(
+        model=backend.describe(),
+        method=args.method,
+        new_tokens=proposal.stats.new_tokens,
+        chars_per_s=proposal.stats.chars_per_s,
+        tokens_per_s=proposal.stats.tokens_per_s,
+        speedup=None,
+    )
+    try:
+        repo.ensure_clean_file(path)
+        sha = repo.apply_edit(path, proposal.new_text, original, instruction=args.message, meta=meta)
+    except VcsError as exc:
+        print(f"specedit: not applied: {exc}", file=sys.stderr)
+        return 1
+    print(f"specedit: applied and committed {sha[:10]}", file=sys.stderr)
+    return 0

@@ -1,0 +1,45 @@
+"""The in-process backend: prompt -> tokens -> multi-layer speculation on the loaded models."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+
+from decoding.config import SpecConfig
+from decoding.events import Event
+from decoding.models import LoadedModels
+from decoding.prompts import render_prompt
+from decoding.request import EditRequest
+from decoding.speculate import edit_stream
+
+
+class LocalBackend:
+    """Runs the target (and draft) in this process; one instance serves many edits."""
+
+    def __init__(self, models: LoadedModels, config: SpecConfig, max_new_tokens: int | None = None) -> None:
+        self.models = models
+        self.config = config
+        self.max_new_tokens = max_new_tokens
+
+    def budget(self, original_ids: list[int]) -> int:
+        """Room for a rewrite of the file with generous growth, unless the user fixed a budget."""
+        if self.max_new_tokens is not None:
+            return self.max_new_tokens
+        return 2 * len(original_ids) + 256
+
+    def describe(self) -> str:
+        return f"{self.models.describe()} · {self.config.method}"
+
+    def encode(self, request: EditRequest) -> tuple[list[int], list[int]]:
+        """Prompt ids and the original file's ids (the n-gram source for prompt lookup)."""
+        tok = self.models.tokenizer
+        prompt_ids = tok(render_prompt(tok, request), add_special_tokens=False)["input_ids"]
+        original_ids = tok(request.original, add_special_tokens=False)["input_ids"]
+        return prompt_ids, original_ids
+
+    def stream(self, request: EditRequest, cancel: threading.Event | None = None) -> Iterator[Event]:
+        prompt_ids, original_ids = self.encode(request)
+        config = replace(self.config, max_new_tokens=self.budget(original_ids))
+        m = self.models
+        yield from edit_stream(m.target, m.draft, m.tokenizer, prompt_ids, original_ids, config, cancel)
