@@ -1,0 +1,196 @@
+"""``specedit bench``: every decoding method side by side on an edit dataset."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.options import add_model_options
+
+DEFAULT_METHODS = "regular,lookup,draft,multilayer,hf-pld,hf-assisted"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="benchmark decoding methods side by side (speed, losslessness, acceptance)",
+        description="Runs every item with every method in one process, interleaved per item, after a "
+        "warm-up item. Each method's tokens are compared with plain greedy decoding (`regular`).",
+    )
+    p.add_argument("--dataset", required=True, type=Path, help="JSONL with id, before, instruction[, after]")
+    p.add_argument("--limit", type=int, default=None, help="first N items only")
+    p.add_argument("--methods", default=DEFAULT_METHODS, help=f"comma list (default: {DEFAULT_METHODS})")
+    p.add_argument(
+        "--max-new-tokens", type=int, default=None, help="budget per item (default: from file size)"
+    )
+    p.add_argument(
+        "--grid",
+        nargs="+",
+        default=[],
+        metavar="NAME=V1,V2",
+        help="tuning mode: also run multilayer for every combination, e.g. "
+        "--grid micro_draft_tokens=20,40,80 max_num_run=1,2,4",
+    )
+    p.add_argument("--no-warmup", action="store_true", help="skip the warm-up item")
+    p.add_argument("--json", type=Path, default=None, help="write every run and the summary here")
+    p.add_argument("--plot", type=Path, default=None, help="PNG of chars/s vs edit ratio per method")
+    add_model_options(p)
+
+
+def _machine() -> dict[str, Any]:
+    import torch
+
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+    }
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def _fmt(v: float | None, pct: bool = False) -> str:
+    if v is None:
+        return "-"
+    return f"{v * 100:.0f}%" if pct else f"{v:.2f}"
+
+
+def _table(title: str, rows: list[Any], baseline: Any) -> Any:
+    from rich.table import Table
+
+    t = Table(title=title)
+    for col in (
+        "method",
+        "n",
+        "identical",
+        "mean c/s",
+        "P50 c/s",
+        "P90 c/s",
+        "tok/s",
+        "tok/fwd",
+        "x regular",
+        "x best single",
+        "lookup acc",
+        "draft acc",
+    ):
+        t.add_column(col, justify="left" if col == "method" else "right")
+    for r in rows:
+        vs_best = r.mean_cps / baseline.mean_cps if baseline and baseline.mean_cps else None
+        t.add_row(
+            r.label,
+            str(r.n),
+            f"{r.identical}/{r.n}",
+            f"{r.mean_cps:.1f}",
+            f"{r.p50_cps:.1f}",
+            f"{r.p90_cps:.1f}",
+            f"{r.mean_tps:.1f}",
+            f"{r.tokens_per_forward:.2f}",
+            f"{r.speedup_vs_regular:.2f}x",
+            _fmt(vs_best) + "x" if vs_best else "-",
+            _fmt(r.lookup_acc, True),
+            _fmt(r.draft_acc, True),
+        )
+    return t
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from app.progress import StderrProgress
+    from decoding import bench
+    from decoding.config import SpecConfig
+    from decoding.local_backend import LocalBackend
+    from decoding.models import ModelError, load_models
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = sorted(set(methods) - set(bench.ALL_METHODS))
+    if unknown:
+        print(
+            f"specedit bench: unknown method(s) {unknown}; choose from {list(bench.ALL_METHODS)}",
+            file=sys.stderr,
+        )
+        return 2
+    if args.backend != "local":
+        print("specedit bench: only the local backend is benchmarked", file=sys.stderr)
+        return 2
+    try:
+        items = bench.load_dataset(args.dataset, args.limit)
+        grid = bench.parse_grid(args.grid)
+    except (OSError, ValueError) as exc:
+        print(f"specedit bench: {exc}", file=sys.stderr)
+        return 2
+    if not items:
+        print("specedit bench: the dataset has no items", file=sys.stderr)
+        return 2
+    try:
+        models = load_models(
+            args.model,
+            args.draft,
+            device=args.device,
+            dtype=args.dtype,
+            load_in_4bit=args.load_in_4bit,
+            progress=StderrProgress(),
+        )
+    except ModelError as exc:
+        print(f"specedit bench: {exc}", file=sys.stderr)
+        return 1
+    backend = LocalBackend(models, SpecConfig())
+    runner = bench.Runner(backend, SpecConfig(), args.max_new_tokens)
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("warm-up", total=None)
+
+        def on_progress(done: int, total: int, what: str) -> None:
+            progress.update(task, completed=done, total=total, description=what)
+
+        runs = bench.run_bench(
+            runner, items, methods, grid, warmup=not args.no_warmup, on_progress=on_progress
+        )
+
+    out = Console()
+    rows = bench.summarize(runs)
+    base = bench.best_baseline(rows)
+    title = f"{models.describe()} · {args.dataset.name} · {len(items)} items"
+    out.print(_table(f"all items — {title}", rows, base))
+    for name, brows in bench.iter_buckets(runs):
+        out.print(_table(f"edit ratio {name}", brows, bench.best_baseline(brows)))
+    if grid:
+        tuned = [r for r in rows if r.label.startswith("multilayer[")]
+        best = max(tuned, key=lambda r: r.mean_cps)
+        out.print(
+            f"best config: {best.label} ({best.mean_cps:.1f} chars/s, {best.speedup_vs_regular:.2f}x regular)"
+        )
+    not_identical = [r for r in runs if not r.identical]
+    for r in not_identical:
+        out.print(
+            f"[red]NOT IDENTICAL[/red] {r.item_id} {bench.label(r)}: first differing token {r.first_diff}"
+        )
+    if args.json:
+        payload = {
+            "machine": _machine(),
+            "model": models.describe(),
+            "dataset": str(args.dataset),
+            "items": len(items),
+            "summary": [r.__dict__ for r in rows],
+            "buckets": {name: [r.__dict__ for r in brows] for name, brows in bench.iter_buckets(runs)},
+            "runs": [r.to_json() for r in runs],
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(payload, indent=1))
+    if args.plot:
+        bench.plot(runs, args.plot, title)
+    return 1 if not_identical else 0
