@@ -1,0 +1,99 @@
+"""LRU cache of accepted edits: the same instruction on the same file is answered without a model run.
+
+Keyed by the file's content hash (not its path: a renamed or copied file with the same text gets the
+same answer), the instruction with whitespace normalised, the model and the output format. Case is
+kept on purpose: "rename x to X" and "rename X to x" are different edits. The cache lives in memory
+and is mirrored to one JSON file (written atomically) so it survives restarts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import OrderedDict
+from pathlib import Path
+
+from decoding.atomic import atomic_write_text
+from decoding.request import EditRequest
+
+DEFAULT_CAPACITY = 256
+_VERSION = 1
+
+
+def default_cache_path() -> Path:
+    from decoding.models import cache_dir
+
+    return cache_dir() / "edits" / "cache.json"
+
+
+def normalise_instruction(instruction: str) -> str:
+    return " ".join(instruction.split())
+
+
+def cache_key(request: EditRequest, model: str) -> str:
+    """A stable text key; hashing the parts keeps the JSON small and the key free of separators."""
+    digest = hashlib.sha256(request.original.encode("utf-8")).hexdigest()
+    parts = [digest, normalise_instruction(request.instruction), model, request.format]
+    return hashlib.sha256(json.dumps(parts).encode("utf-8")).hexdigest()
+
+
+class EditCache:
+    """Least-recently-used map from an edit request to the text the user accepted for it.
+
+    ``path=None`` keeps the cache in memory only (tests, ``--no-cache`` style callers).
+    """
+
+    def __init__(self, path: Path | None = None, capacity: int = DEFAULT_CAPACITY) -> None:
+        if capacity < 1:
+            raise ValueError(f"edit cache capacity must be at least 1, got {capacity}")
+        self.path = path
+        self.capacity = capacity
+        self._entries: OrderedDict[str, str] = OrderedDict()
+        if path is not None and path.exists():
+            self._entries = self._load(path)
+            self._evict()
+
+    @staticmethod
+    def _load(path: Path) -> OrderedDict[str, str]:
+        """A damaged cache file is not worth failing an edit over: start empty and overwrite it later."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return OrderedDict()
+        if not isinstance(data, dict) or data.get("version") != _VERSION:
+            return OrderedDict()
+        return OrderedDict((str(k), str(v)) for k, v in data.get("entries", []))
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        data = {"version": _VERSION, "entries": list(self._entries.items())}
+        atomic_write_text(self.path, json.dumps(data))
+
+    def _evict(self) -> None:
+        while len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, request: EditRequest, model: str) -> str | None:
+        """The accepted text for this request, or None; a hit becomes the most recently used entry."""
+        key = cache_key(request, model)
+        result = self._entries.get(key)
+        if result is not None:
+            self._entries.move_to_end(key)
+            self._save()
+        return result
+
+    def put(self, request: EditRequest, model: str, accepted: str) -> None:
+        key = cache_key(request, model)
+        self._entries[key] = accepted
+        self._entries.move_to_end(key)
+        self._evict()
+        self._save()
+
+    def clear(self) -> None:
+        self._entries.clear()
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
