@@ -1,15 +1,15 @@
-"""``specedit redo``: git-backed history of specedit edits (implementation in progress)."""
+"""``specedit redo [PATH]``: re-apply the last undone specedit edit."""
 
 from __future__ import annotations
 
 import argparse
 
+from app.commands._history import register_step, run_step
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("redo", help="redo specedit edits")
-    p.add_argument("path", nargs="?", default=".", help="file or folder inside the repository (default: .)")
+    register_step(sub, "redo", "re-apply the last specedit edit undone on the current branch")
 
 
 def run(args: argparse.Namespace) -> int:
-    print("specedit redo: not implemented yet")
-    return 1
+    return run_step(args, "redo")

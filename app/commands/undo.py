@@ -1,15 +1,15 @@
-"""``specedit undo``: git-backed history of specedit edits (implementation in progress)."""
+"""``specedit undo [PATH]``: undo the last specedit edit (refused with the reason when unsafe)."""
 
 from __future__ import annotations
 
 import argparse
 
+from app.commands._history import register_step, run_step
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("undo", help="undo specedit edits")
-    p.add_argument("path", nargs="?", default=".", help="file or folder inside the repository (default: .)")
+    register_step(sub, "undo", "undo the last specedit edit of the current branch (git reset --keep)")
 
 
 def run(args: argparse.Namespace) -> int:
-    print("specedit undo: not implemented yet")
-    return 1
+    return run_step(args, "undo")
