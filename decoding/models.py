@@ -9,7 +9,6 @@ module (for types, or from the CLI) stays instant.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,12 +22,11 @@ from decoding.model_store import (
     ensure_builtin,
     ensure_gguf,
     list_models,
+    quiet_transformers,
     resolve_model,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
@@ -179,26 +177,12 @@ def _precision(model: PreTrainedModel) -> str:
     return _dtype_name(model.dtype)
 
 
-@contextmanager
-def _quiet_transformers() -> Iterator[None]:
-    """Silence transformers' tqdm bars (we report progress ourselves; stray bars garble the TUI)."""
-    from transformers.utils import logging
-
-    was_enabled = logging.is_progress_bar_enabled()
-    logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            logging.enable_progress_bar()
-
-
 def _load_tokenizer(path: str, source: ModelSource, progress: Progress) -> PreTrainedTokenizerBase:
     from transformers import AutoTokenizer
 
     progress(f"loading the tokenizer of {source.name}", None)
     try:
-        with _quiet_transformers():
+        with quiet_transformers():
             tokenizer = AutoTokenizer.from_pretrained(path)
     except (OSError, ValueError) as exc:
         raise _load_error(source, exc) from exc
@@ -241,7 +225,7 @@ def _load_weights(
     elif dev.type == "cuda":
         kwargs["device_map"] = {"": str(dev)}
     try:
-        with _quiet_transformers():
+        with quiet_transformers():
             model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     except (torch.OutOfMemoryError, MemoryError) as exc:
         raise _oom_error(source, dev) from exc
