@@ -1,0 +1,46 @@
+"""Speculation settings shared by the engine, the CLI and the bench.
+
+Every method yields the same tokens (plain greedy decoding of the target); the settings only change
+how many target forwards that takes, so bench can sweep them freely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Method = Literal["regular", "lookup", "draft", "multilayer"]
+METHODS: tuple[Method, ...] = ("regular", "lookup", "draft", "multilayer")
+
+
+@dataclass(frozen=True)
+class SpecConfig:
+    method: Method = "multilayer"
+    max_new_tokens: int = 2048
+    max_matching_ngram_size: int = 10  # PLD n-gram context
+    min_matching_ngram_size: int = 1
+    num_lookup_tokens: int = 40  # PLD proposal length for the `lookup` method
+    micro_draft_tokens: int = 40  # PLD tokens the draft checks per micro-round (Blazedit)
+    max_num_run: int = 4  # micro-rounds accumulated before one target verification
+    position_aware: bool = True  # prefer the match after the last copied position
+    early_exit_layers: int | None = None  # k for the self-speculative draft (None => sensible default)
+    num_draft_tokens: int = 6  # starting draft length of the `draft` method (then adapts)
+    max_draft_tokens: int = 32  # cap of the `draft` method's adaptive length
+    draft_min_prob: float = 0.4  # the draft stops extending when its top probability falls below this
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        if self.max_new_tokens < 0:
+            raise ValueError("max_new_tokens must be >= 0")
+        if not 1 <= self.min_matching_ngram_size <= self.max_matching_ngram_size:
+            raise ValueError("need 1 <= min_matching_ngram_size <= max_matching_ngram_size")
+        for name in ("num_lookup_tokens", "micro_draft_tokens", "max_num_run", "num_draft_tokens"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+        if self.max_draft_tokens < self.num_draft_tokens:
+            raise ValueError("max_draft_tokens must be >= num_draft_tokens")
+        if self.early_exit_layers is not None and self.early_exit_layers < 1:
+            raise ValueError("early_exit_layers must be >= 1")
+        if not 0.0 <= self.draft_min_prob <= 1.0:
+            raise ValueError("draft_min_prob must be within [0, 1]")

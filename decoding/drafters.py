@@ -1,0 +1,191 @@
+"""Proposers: what each method puts in front of the target before one verification forward.
+
+A proposer returns the draft as segments labelled by the layer that produced them, and hears back
+how many draft tokens the target accepted so it can sync its own state (draft KV cache, lookup
+index, adaptive length). ``regular`` proposes nothing, so all methods share one verification loop.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Protocol
+
+import torch
+
+from decoding.cached import CachedModel
+from decoding.config import SpecConfig
+from decoding.events import Layer
+from decoding.lookup import PromptLookup
+
+Segment = tuple[Layer, list[int]]
+
+
+class Proposer(Protocol):
+    def propose(self, seq: list[int], limit: int, cancel: threading.Event | None) -> list[Segment]:
+        """A draft of at most ``limit`` tokens to follow ``seq`` (prompt + committed output)."""
+        ...
+
+    def commit(self, seq: list[int], old_length: int, accepted: int) -> None:
+        """``seq`` grew from ``old_length``; ``accepted`` tokens of the last draft were kept."""
+        ...
+
+    @property
+    def forwards(self) -> int: ...
+
+
+class NoDraft:
+    forwards = 0
+
+    def propose(self, seq: list[int], limit: int, cancel: threading.Event | None) -> list[Segment]:
+        return []
+
+    def commit(self, seq: list[int], old_length: int, accepted: int) -> None:
+        pass
+
+
+def _generated_tail(seq: list[int], prompt_length: int, drafted: Sequence[int], n: int) -> list[int]:
+    """The last ``n`` tokens of output + draft, never reaching into the prompt."""
+    tail = list(drafted[-n:])
+    if len(tail) < n:
+        start = max(prompt_length, len(seq) - (n - len(tail)))
+        tail = seq[start:] + tail
+    return tail
+
+
+class LookupDrafter:
+    """PLD straight into the target."""
+
+    forwards = 0
+
+    def __init__(self, lookup: PromptLookup, prompt_length: int, count: int) -> None:
+        self.lookup, self.prompt_length, self.count = lookup, prompt_length, count
+
+    def propose(self, seq: list[int], limit: int, cancel: threading.Event | None) -> list[Segment]:
+        suffix = _generated_tail(seq, self.prompt_length, (), self.lookup.max_n)
+        tokens = self.lookup.propose(suffix, min(self.count, limit))
+        return [("lookup", tokens)] if tokens else []
+
+    def commit(self, seq: list[int], old_length: int, accepted: int) -> None:
+        self.lookup.extend(seq[old_length:])
+
+
+class _DraftModel:
+    """The draft model's cache kept in step with ``seq`` + the draft being built."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.runner = CachedModel(model)
+
+    def run(self, seq: list[int], drafted: list[int], chunk: Sequence[int]) -> torch.Tensor:
+        """Logits predicting each token of ``chunk`` and the one after it (``len(chunk) + 1`` rows)."""
+        fed = self.runner.length
+        unseen = seq[fed:] + drafted if fed <= len(seq) else drafted[fed - len(seq) :]
+        return self.runner.forward(unseen + list(chunk), keep=len(chunk) + 1)
+
+    def sync(self, old_length: int, accepted: int) -> None:
+        """Drop the cached draft tokens the target rejected."""
+        self.runner.rollback(min(self.runner.length, old_length + accepted))
+
+
+def _append(segments: list[Segment], layer: Layer, tokens: list[int]) -> None:
+    """Add tokens, merging with the last segment when the layer is the same (fewer, longer spans)."""
+    if segments and segments[-1][0] == layer:
+        segments[-1][1].extend(tokens)
+    else:
+        segments.append((layer, list(tokens)))
+
+
+def _top(logits: torch.Tensor) -> tuple[int, float]:
+    probs = torch.softmax(logits.float(), dim=-1)
+    p, token = probs.max(dim=-1)
+    return int(token), float(p)
+
+
+class ModelDrafter:
+    """The draft model proposes autoregressively; its length adapts to the last acceptance.
+
+    Drafting stops early when the draft is unsure (top probability below ``draft_min_prob``): such
+    tokens are mostly rejected and each costs a draft forward.
+    """
+
+    def __init__(self, draft: torch.nn.Module, config: SpecConfig) -> None:
+        self.draft = _DraftModel(draft)
+        self.length = config.num_draft_tokens
+        self.max_length = config.max_draft_tokens
+        self.min_prob = config.draft_min_prob
+        self._proposed = 0
+
+    @property
+    def forwards(self) -> int:
+        return self.draft.runner.forwards
+
+    def propose(self, seq: list[int], limit: int, cancel: threading.Event | None) -> list[Segment]:
+        drafted: list[int] = []
+        want = min(self.length, limit)
+        while len(drafted) < want and not (drafted and cancel is not None and cancel.is_set()):
+            token, p = _top(self.draft.run(seq, drafted, ())[-1])
+            if drafted and p < self.min_prob:
+                break
+            drafted.append(token)
+        self._proposed = len(drafted)
+        return [("draft", drafted)] if drafted else []
+
+    def commit(self, seq: list[int], old_length: int, accepted: int) -> None:
+        self.draft.sync(old_length, accepted)
+        if self._proposed and accepted == self._proposed:
+            self.length = min(self.max_length, self.length + 2)
+        elif self._proposed:
+            self.length = max(1, self.length - 1)
+
+
+class MultiLayerDrafter:
+    """Blazedit: PLD proposes to the draft model, the draft verifies each chunk in one forward.
+
+    A micro-round checks up to ``micro_draft_tokens`` PLD tokens with one draft forward, keeps the
+    agreeing prefix and appends the draft's own next token (its correction, or the continuation after
+    a fully accepted chunk) when it is confident. Up to ``max_num_run`` micro-rounds accumulate before
+    the target verifies everything at once: in copy regions every round adds a whole chunk (a long
+    draft); in edit regions PLD has nothing or the draft stops being confident (a short draft).
+    """
+
+    def __init__(
+        self, draft: torch.nn.Module, lookup: PromptLookup, prompt_length: int, config: SpecConfig
+    ) -> None:
+        self.draft = _DraftModel(draft)
+        self.lookup, self.prompt_length = lookup, prompt_length
+        self.chunk, self.rounds = config.micro_draft_tokens, config.max_num_run
+        self.min_prob = config.draft_min_prob
+
+    @property
+    def forwards(self) -> int:
+        return self.draft.runner.forwards
+
+    def propose(self, seq: list[int], limit: int, cancel: threading.Event | None) -> list[Segment]:
+        segments: list[Segment] = []
+        drafted: list[int] = []
+        for round_ in range(self.rounds):
+            if len(drafted) >= limit or (round_ and cancel is not None and cancel.is_set()):
+                break
+            suffix = _generated_tail(seq, self.prompt_length, drafted, self.lookup.max_n)
+            chunk = self.lookup.propose(suffix, min(self.chunk, limit - len(drafted)), advance=not round_)
+            logits = self.draft.run(seq, drafted, chunk)
+            predicted = logits.argmax(dim=-1).tolist()
+            agreed = 0
+            while agreed < len(chunk) and chunk[agreed] == predicted[agreed]:
+                agreed += 1
+            self.draft.runner.rollback(self.draft.runner.length - (len(chunk) - agreed))
+            if agreed:
+                _append(segments, "lookup", chunk[:agreed])
+                drafted += chunk[:agreed]
+            if len(drafted) >= limit:
+                break
+            token, p = _top(logits[agreed])
+            if p < self.min_prob:
+                break
+            _append(segments, "draft", [token])
+            drafted.append(token)
+        return segments
+
+    def commit(self, seq: list[int], old_length: int, accepted: int) -> None:
+        self.draft.sync(old_length, accepted)
+        self.lookup.extend(seq[old_length:])

@@ -1,0 +1,242 @@
+"""The speculation loop: propose, verify with one target forward, accept greedily, emit events.
+
+Every method runs through this one loop (only the proposer differs), so bench compares like with
+like and the losslessness argument is made once: the target's greedy choice at every position of the
+verified window decides; draft tokens are kept only up to the first disagreement, and the target's
+own token at that position (the bonus/correction) is always appended. The output is therefore the
+target's plain greedy decoding, token for token.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from transformers import PreTrainedModel
+
+from decoding.cached import CachedModel
+from decoding.config import SpecConfig
+from decoding.detok import IncrementalDetokenizer
+from decoding.drafters import LookupDrafter, ModelDrafter, MultiLayerDrafter, NoDraft, Proposer, Segment
+from decoding.events import LAYERS, Done, Error, Event, Layer, Span, Stats
+from decoding.lookup import PromptLookup
+from decoding.selfspec import early_exit_draft
+
+log = logging.getLogger(__name__)
+
+StopReason = Literal["eos", "max_new_tokens", "cancelled"]
+
+
+def eos_token_ids(target: PreTrainedModel, tokenizer: object) -> frozenset[int]:
+    """EOS ids from the tokenizer and the generation config (chat models often list several)."""
+    ids: set[int] = set()
+    for value in (getattr(tokenizer, "eos_token_id", None), target.generation_config.eos_token_id):
+        if isinstance(value, int):
+            ids.add(value)
+        elif value is not None:
+            ids.update(int(v) for v in value)
+    return frozenset(ids)
+
+
+def make_proposer(
+    target: PreTrainedModel,
+    draft: PreTrainedModel | None,
+    prompt_length: int,
+    original_ids: Sequence[int],
+    config: SpecConfig,
+) -> Proposer:
+    def lookup() -> PromptLookup:
+        return PromptLookup(
+            original_ids,
+            config.min_matching_ngram_size,
+            config.max_matching_ngram_size,
+            config.position_aware,
+        )
+
+    if config.method == "regular":
+        return NoDraft()
+    if config.method == "lookup":
+        return LookupDrafter(lookup(), prompt_length, config.num_lookup_tokens)
+    draft_model = draft if draft is not None else early_exit_draft(target, config.early_exit_layers)
+    if config.method == "draft":
+        return ModelDrafter(draft_model, config)
+    return MultiLayerDrafter(draft_model, lookup(), prompt_length, config)
+
+
+@dataclass
+class _Tally:
+    proposed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LAYERS, 0))
+    accepted: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LAYERS, 0))
+    chars: int = 0
+
+
+class _Run:
+    """State of one generation; ``events()`` drives it."""
+
+    def __init__(
+        self,
+        target: PreTrainedModel,
+        proposer: Proposer,
+        tokenizer: object,
+        prompt_ids: Sequence[int],
+        config: SpecConfig,
+        cancel: threading.Event | None,
+    ) -> None:
+        self.target = CachedModel(target)
+        self.proposer = proposer
+        self.detok = IncrementalDetokenizer(tokenizer)
+        self.eos = eos_token_ids(target, tokenizer)
+        self.seq = list(prompt_ids)
+        self.prompt_length = len(self.seq)
+        self.config = config
+        self.cancel = cancel
+        self.tally = _Tally()
+        self.text: list[str] = []
+        self.start = time.perf_counter()
+        self.prefill_seconds = 0.0
+
+    @property
+    def generated(self) -> int:
+        return len(self.seq) - self.prompt_length
+
+    def stats(self) -> Stats:
+        return Stats(
+            new_tokens=self.generated,
+            chars=self.tally.chars,
+            target_forwards=self.target.forwards,
+            draft_forwards=self.proposer.forwards,
+            proposed=dict(self.tally.proposed),
+            accepted=dict(self.tally.accepted),
+            elapsed=time.perf_counter() - self.start,
+            prefill_seconds=self.prefill_seconds,
+        )
+
+    def _cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
+    def done(self, reason: StopReason) -> Done:
+        return Done(
+            text="".join(self.text),
+            token_ids=tuple(self.seq[self.prompt_length :]),
+            stats=self.stats(),
+            cancelled=reason == "cancelled",
+            stop_reason=reason,
+        )
+
+    def events(self) -> Iterator[Event]:
+        while True:
+            remaining = self.config.max_new_tokens - self.generated
+            if remaining <= 0:
+                yield self.done("max_new_tokens")
+                return
+            if self._cancelled():
+                yield from self._flush()
+                yield self.done("cancelled")
+                return
+            segments = self.proposer.propose(self.seq, remaining - 1, self.cancel)
+            if self._cancelled():
+                yield from self._flush()
+                yield self.done("cancelled")
+                return
+            reason = yield from self._verify(segments, remaining)
+            yield self.stats()
+            if reason is not None:
+                yield self.done(reason)
+                return
+
+    def _verify(self, segments: list[Segment], remaining: int) -> Generator[Event, None, StopReason | None]:
+        """One target forward over pending + draft; commit, emit spans; the stop reason if any."""
+        draft = [t for _, tokens in segments for t in tokens]
+        pending = self.seq[self.target.length :]
+        logits = self.target.forward(pending + draft, keep=len(draft) + 1)
+        predicted = logits.argmax(dim=-1).tolist()
+        if self.target.forwards == 1:
+            self.prefill_seconds = time.perf_counter() - self.start
+        accepted = 0
+        while accepted < len(draft) and draft[accepted] == predicted[accepted]:
+            accepted += 1
+        self.target.rollback(self.target.length - (len(draft) - accepted))
+        new = draft[:accepted] + [predicted[accepted]]
+        reason: StopReason | None = None
+        for i, token in enumerate(new):
+            if token in self.eos:
+                new, reason = new[: i + 1], "eos"
+                break
+        if reason is None and len(new) >= remaining:
+            new, reason = new[:remaining], "max_new_tokens"
+        old_length = len(self.seq)
+        kept = min(accepted, len(new))  # draft tokens in the output
+        self.seq.extend(new)
+        self.proposer.commit(self.seq, old_length, kept)
+        yield from self._spans(segments, kept, new[kept:], final=reason is not None)
+        return reason
+
+    def _spans(self, segments: list[Segment], kept: int, bonus: list[int], final: bool) -> Iterator[Span]:
+        """Accepted draft parts, then the rejected rest (shown where it diverged), then the target's token."""
+        accepted: list[tuple[Layer, list[int]]] = []
+        rejected: list[tuple[Layer, list[int]]] = []
+        left = kept
+        for layer, tokens in segments:
+            take = min(left, len(tokens))
+            left -= take
+            if take:
+                accepted.append((layer, tokens[:take]))
+            if take < len(tokens):
+                rejected.append((layer, tokens[take:]))
+            self.tally.proposed[layer] += len(tokens)
+            self.tally.accepted[layer] += take
+        if bonus:
+            self.tally.proposed["target"] += len(bonus)
+            self.tally.accepted["target"] += len(bonus)
+        for i, (layer, tokens) in enumerate(accepted):
+            yield self._accept(layer, tokens, final and not bonus and i == len(accepted) - 1)
+        for layer, tokens in rejected:
+            yield Span(self.detok.preview(tokens), tuple(tokens), layer, False)
+        if bonus:
+            yield self._accept("target", bonus, final)
+
+    def _accept(self, layer: Layer, tokens: list[int], final: bool) -> Span:
+        text = self.detok.push(tokens, final=final)
+        self.text.append(text)
+        self.tally.chars += len(text)
+        return Span(text, tuple(tokens), layer, True)
+
+    def _flush(self) -> Iterator[Span]:
+        """A cancelled run may end inside a multi-byte character: hand out the held-back text."""
+        text = self.detok.flush()
+        if text:
+            self.text.append(text)
+            self.tally.chars += len(text)
+            yield Span(text, (), "target", True)
+
+
+def edit_stream(
+    target: PreTrainedModel,
+    draft: PreTrainedModel | None,
+    tokenizer: object,
+    prompt_ids: Sequence[int],
+    original_ids: Sequence[int],
+    config: SpecConfig,
+    cancel: threading.Event | None = None,
+) -> Iterator[Event]:
+    """Stream the target's greedy continuation of ``prompt_ids`` as Span/Stats events, then Done or Error.
+
+    ``original_ids`` (the file being edited) feeds prompt lookup. ``draft=None`` with the draft or
+    multilayer method uses the target's own first layers as draft (see ``decoding.selfspec``).
+    """
+    if not prompt_ids:
+        raise ValueError("prompt_ids must not be empty")
+    try:
+        proposer = make_proposer(target, draft, len(prompt_ids), original_ids, config)
+        run = _Run(target, proposer, tokenizer, prompt_ids, config, cancel)
+        yield from run.events()
+    except torch.OutOfMemoryError as exc:
+        yield Error(f"out of memory: {exc}", kind="oom")
+    except Exception as exc:  # the stream contract: always end with Done or Error
+        log.exception("generation failed")
+        yield Error(f"{type(exc).__name__}: {exc}")
