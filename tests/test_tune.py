@@ -194,3 +194,27 @@ def test_cli_clear_log_and_empty_log(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert not path.exists()
     assert main(["tune", "--log", str(path)]) == 1
     assert "accept some edits" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("method", ["draft", "multilayer"])
+def test_engine_output_with_the_tuned_draft_is_plain_greedy(tuned: tuple, method: str) -> None:
+    from decoding.config import SpecConfig
+    from decoding.events import Done
+    from decoding.speculate import edit_stream
+
+    target, _, adapter_dir, _, _ = tuned
+    tok = make_byte_tokenizer()
+    request = typed("tau").request
+    prompt = tok(render_prompt(tok, request), add_special_tokens=False)["input_ids"]
+    original = tok(request.original, add_special_tokens=False)["input_ids"]
+
+    def final(draft: torch.nn.Module | None, how: str) -> Done:
+        config = SpecConfig(method=how, max_new_tokens=48)  # type: ignore[arg-type]
+        return [e for e in edit_stream(target, draft, tok, prompt, original, config) if isinstance(e, Done)][
+            0
+        ]
+
+    plain = final(None, "regular")
+    spec = final(load_tuned_draft(target, adapter_dir), method)
+    assert spec.token_ids == plain.token_ids
+    assert spec.stats.draft_forwards > 0
