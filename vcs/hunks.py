@@ -2,9 +2,10 @@
 
 difflib does the alignment; this module only fixes a representation that can be applied partially.
 A hunk replaces ``old_lines`` (starting at ``old_start`` in the original) with ``new_lines``; hunks are
-ordered and never overlap, so any subset can be applied by walking the original once. Lines keep their
-line endings (``splitlines(keepends=True)``), so applying hunks reproduces texts byte for byte, including a
-missing final newline or CRLF endings.
+ordered and never overlap, so any subset can be applied by walking the original once. Lines are split on
+``\n`` only and keep it (``str.splitlines`` would also split on ``\r``, form feeds and other separators
+git does not treat as line ends), so applying hunks reproduces texts byte for byte, including a missing
+final newline or CRLF endings, and ``unified_diff`` agrees with git.
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ def compute_hunks(original: str, proposal: str, context: int = 0) -> list[Hunk]:
     """
     if context < 0:
         raise ValueError(f"context must be >= 0, got {context}")
-    old = original.splitlines(keepends=True)
-    new = proposal.splitlines(keepends=True)
+    old = _lines(original)
+    new = _lines(proposal)
     hunks = []
     for group in _matcher(old, new).get_grouped_opcodes(context):
         if all(tag == "equal" for tag, *_ in group):
@@ -77,7 +78,7 @@ def apply_hunks(original: str, hunks: Sequence[Hunk], accepted: Collection[str])
     Raises ValueError if the hunks do not belong to ``original`` (overlap, out of order, or lines that do
     not match): applying a stale hunk list silently would corrupt the file.
     """
-    old = original.splitlines(keepends=True)
+    old = _lines(original)
     accepted = set(accepted)
     out: list[str] = []
     pos = 0
@@ -95,8 +96,8 @@ def apply_hunks(original: str, hunks: Sequence[Hunk], accepted: Collection[str])
 def unified_diff(original: str, proposal: str, path: str) -> str:
     """A ``git apply``-able unified diff (``a/path`` -> ``b/path``, 3 lines of context); empty if equal."""
     lines = difflib.unified_diff(
-        original.splitlines(keepends=True),
-        proposal.splitlines(keepends=True),
+        _lines(original),
+        _lines(proposal),
         fromfile=f"a/{path}",
         tofile=f"b/{path}",
     )
@@ -106,6 +107,11 @@ def unified_diff(original: str, proposal: str, path: str) -> str:
         if not line.endswith("\n"):
             out.append("\n\\ No newline at end of file\n")
     return "".join(out)
+
+
+def _lines(text: str) -> list[str]:
+    parts = text.split("\n")
+    return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
 def _matcher(old: Sequence[str], new: Sequence[str]) -> difflib.SequenceMatcher[str]:

@@ -8,10 +8,11 @@ Rules (aider's undo rules are the reference):
 * Uncommitted changes of the target file are committed first in their own commit (``Specedit-Save: 1``,
   not an edit, so undo never goes past it): nothing the user typed is ever discarded.
 * Only the edited file is committed (``git commit --only``): other staged or unstaged work is left alone.
-* Undo moves the branch back to the edit's parent with ``git reset --keep``, which only touches the
-  edit's files and refuses if they have local changes. It is refused unless HEAD is a branch whose tip is
-  a specedit edit, not a merge, not the root commit, not already contained in the upstream branch, and
-  its files are clean. The undone commit stays reachable under ``refs/specedit/redo/<branch>/<n>``
+* Undo moves the branch back to the edit's parent and restores only the edit's files (index and working
+  tree) from it; everything else, staged or not, is left as it was (``git reset --keep`` would unstage
+  the user's other staged work). It is refused unless HEAD is a branch whose tip is a specedit edit, not
+  a merge, not the root commit, not already contained in the upstream branch, and the edit's files are
+  clean. The undone commit stays reachable under ``refs/specedit/redo/<branch>/<n>``
   (a stack), so redo fast-forwards to the very same commit.
 * Redo is refused unless HEAD is still the undone edit's parent and its files are clean. A new edit
   clears the branch's redo stack.
@@ -326,7 +327,11 @@ class EditRepo:
         return self._repo.active_branch
 
     def _move(self, current: git.Commit, target: git.Commit, action: str) -> tuple[Path, ...]:
-        """``git reset --keep`` from ``current`` to ``target`` after checking the files involved are clean."""
+        """Move the branch from ``current`` to ``target`` and restore the files that differ between them.
+
+        The ref moves first with a compare-and-swap (``update-ref NEW OLD``), so a concurrent commit makes
+        this fail instead of being lost; the files follow, and a failure there moves the ref back.
+        """
         out = self._git("diff", "--name-only", "-z", "--no-renames", current.hexsha, target.hexsha, "--")
         rels = [name for name in out.split("\0") if name]
         dirty = self._dirty(rels)
@@ -334,7 +339,15 @@ class EditRepo:
             raise VcsError(
                 f"cannot {action}: {', '.join(dirty)} has uncommitted changes; commit or discard them first"
             )
-        self._git("reset", "--quiet", "--keep", target.hexsha)
+        self._git("update-ref", "-m", f"specedit: {action}", "HEAD", target.hexsha, current.hexsha)
+        if rels:
+            try:
+                self._git("restore", f"--source={target.hexsha}", "--staged", "--worktree", "--", *rels)
+            except VcsError:
+                self._git(
+                    "update-ref", "-m", f"specedit: failed {action}", "HEAD", current.hexsha, target.hexsha
+                )
+                raise
         return tuple(self.root / rel for rel in rels)
 
     def _redo_stack(self) -> list[tuple[str, str]]:
