@@ -1,0 +1,260 @@
+"""Merge a lazy answer (only the changed blocks, with ``... existing code ...`` markers) into a file.
+
+Asking for changed blocks only cuts the tokens a model has to generate; this module turns such an
+answer back into the whole file, or refuses so the caller can ask for the whole file instead.
+
+The rules, applied at every nesting level (the file, then the body of every block the answer shows
+with a marker inside it):
+
+1. Every answer block is matched to an original block at the same level by, in order: identical
+   whitespace-normalised text, same signature (kind, name and header lines), same (kind, name).
+   A key shared by several blocks is resolved by position between already-matched blocks; a *named*
+   answer block that still has several candidates is refused as ambiguous. Unmatched blocks are new.
+2. Matched blocks in the original order are *anchors* (the longest in-order run of matches); a
+   matched block out of that order has moved.
+3. A marker stands for every original block between the anchors around it (or the edge of the
+   level) that the answer does not show elsewhere, with the original text between them. Two markers
+   between the same anchors with a new or moved block between them are ambiguous and refused.
+4. An original block that is neither shown in the answer nor stood for by a marker is deleted: so a
+   block absent between two anchors with no marker between them is deleted, and so is a block before
+   the first or after the last anchor when no marker is there.
+5. The output follows the answer: its blocks and the blank lines between them as written, each
+   marker replaced by the original lines it stands for. A shown block with a marker inside is merged
+   into its original block by the same rules; shown blocks without markers replace theirs verbatim.
+
+Refusals: an unsupported language, an original or answer that does not parse, ambiguity, a marker
+inside something that is not a list of blocks, and a merge deleting more than 30 % of the lines.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Callable, Hashable
+
+from decoding.lazy_blocks import (
+    SUPPORTED_LANGUAGES,
+    Block,
+    MergeRefused,
+    Source,
+    first_error_row,
+    marker_rows,
+    nested_blocks,
+    parse,
+    top_blocks,
+)
+
+__all__ = ["SUPPORTED_LANGUAGES", "MergeRefused", "is_lazy_answer", "merge_lazy"]
+
+MAX_DELETED_FRACTION = 0.30
+
+_KEYS: tuple[Callable[[Block], Hashable | None], ...] = (
+    lambda b: (b.kind, b.digest),
+    lambda b: (b.kind, b.name, b.signature) if b.name else None,
+    lambda b: (b.kind, b.name) if b.name else None,
+)
+
+
+def is_lazy_answer(answer: str, language: str) -> bool:
+    """Whether the answer holds at least one ``... existing code ...`` style marker line."""
+    return bool(marker_rows(answer, language))
+
+
+def merge_lazy(original: str, answer: str, language: str) -> str:
+    """The whole file the lazy ``answer`` describes, or :class:`MergeRefused` with the reason."""
+    orig = parse(original, language, answer=False)
+    ans = parse(answer, language, answer=True)
+    for source, what in ((orig, "the original file"), (ans, "the answer")):
+        row = first_error_row(source)
+        if row is not None:
+            raise MergeRefused(f"{what} does not parse as {language} (line {row + 1})")
+    merge = _Merge(orig, ans)
+    a_items = top_blocks(ans)
+    lines = merge.level(top_blocks(orig), a_items)
+    head = ans.lines[: a_items[0].first] if a_items else ans.lines
+    tail = ans.lines[a_items[-1].last + 1 :] if a_items else []
+    total = len(orig.lines)
+    if merge.deleted_rows > MAX_DELETED_FRACTION * total:
+        raise MergeRefused(
+            f"the merge would delete {merge.deleted_rows} of the file's {total} lines "
+            f"(more than {MAX_DELETED_FRACTION:.0%}); the answer is probably not a lazy edit"
+        )
+    left = sorted(ans.markers - merge.expanded)
+    if left:
+        raise MergeRefused(f"the marker on line {left[0] + 1} of the answer is not between blocks")
+    return _join([*head, *lines, *tail], final_newline=answer.endswith("\n"))
+
+
+def _join(lines: list[str], *, final_newline: bool) -> str:
+    """Lines from both texts; only a text's last line can lack its newline, and only the end keeps that."""
+    text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+    return text if final_newline else text.removesuffix("\n")
+
+
+def _anchors(pairs: dict[int, int]) -> set[int]:
+    """Answer indices of the longest run of matches that keeps the original order."""
+    order = sorted(pairs)
+    tails: list[int] = []  # smallest original index ending an increasing run of each length
+    tail_at: list[int] = []
+    back: dict[int, int | None] = {}
+    for a in order:
+        o = pairs[a]
+        k = bisect.bisect_left(tails, o)
+        back[a] = tail_at[k - 1] if k else None
+        if k == len(tails):
+            tails.append(o)
+            tail_at.append(a)
+        else:
+            tails[k] = o
+            tail_at[k] = a
+    chain: set[int] = set()
+    cur = tail_at[-1] if tail_at else None
+    while cur is not None:
+        chain.add(cur)
+        cur = back[cur]
+    return chain
+
+
+class _Merge:
+    """One merge: walks the levels and keeps the counts the final checks need."""
+
+    def __init__(self, orig: Source, ans: Source) -> None:
+        self.orig = orig
+        self.ans = ans
+        self.deleted_rows = 0
+        self.expanded: set[int] = set()
+
+    def level(self, o_items: list[Block], a_items: list[Block]) -> list[str]:
+        """Output lines from the first to the last block of one level (gaps between them included)."""
+        pairs = self._match(o_items, a_items)
+        stands_for = self._expand(o_items, a_items, pairs)
+        shown = set(pairs.values()) | {o for run in stands_for.values() for o in run}
+        self.deleted_rows += sum(b.rows for o, b in enumerate(o_items) if o not in shown)
+
+        out: list[str] = []
+        skip_gap = False
+        for t, item in enumerate(a_items):
+            if t and not skip_gap:
+                out += self.ans.lines[a_items[t - 1].last + 1 : item.first]
+            skip_gap = False
+            if item.marker:
+                self.expanded.add(item.first)
+                run = stands_for.get(t, [])
+                out += self._original_run(o_items, run)
+                skip_gap = not run  # an empty marker vanishes with the blank lines after it
+            elif any(item.first <= row <= item.last for row in self.ans.markers):
+                if t not in pairs:
+                    raise MergeRefused(
+                        f"the answer's {item.describe()} (line {item.first + 1}) has a marker inside "
+                        "but matches no block of the original"
+                    )
+                out += self._nested(o_items[pairs[t]], item)
+            else:
+                out += self.ans.lines[item.first : item.last + 1]
+        return out
+
+    def _match(self, o_items: list[Block], a_items: list[Block]) -> dict[int, int]:
+        pairs: dict[int, int] = {}
+        for key in _KEYS:  # unique on both sides
+            o_by, a_by = self._unpaired_by_key(key, o_items, a_items, pairs)
+            for k, ais in a_by.items():
+                if len(ais) == 1 and len(o_by.get(k, ())) == 1:
+                    pairs[ais[0]] = o_by[k][0]
+        for key in _KEYS:  # shared keys: pair in order between the anchors around them
+            o_by, a_by = self._unpaired_by_key(key, o_items, a_items, pairs)
+            for k, ais in a_by.items():
+                by_gap: dict[tuple[int, int], list[int]] = defaultdict(list)
+                for a in ais:
+                    by_gap[self._gap(a, pairs, len(o_items))].append(a)
+                for (lo, hi), gap_ais in by_gap.items():
+                    ois = [o for o in o_by.get(k, ()) if lo < o < hi]
+                    if len(ois) == len(gap_ais):
+                        pairs.update(zip(gap_ais, ois, strict=True))
+        o_by, a_by = self._unpaired_by_key(_KEYS[2], o_items, a_items, pairs)
+        for k, ais in a_by.items():
+            if k in o_by:
+                item = a_items[ais[0]]
+                raise MergeRefused(
+                    f"ambiguous: the answer's {item.describe()} (line {item.first + 1}) could be any of "
+                    f"{len(o_by[k])} blocks of the original with that name"
+                )
+        return pairs
+
+    @staticmethod
+    def _unpaired_by_key(
+        key: Callable[[Block], Hashable | None],
+        o_items: list[Block],
+        a_items: list[Block],
+        pairs: dict[int, int],
+    ) -> tuple[dict[Hashable, list[int]], dict[Hashable, list[int]]]:
+        used = set(pairs.values())
+        o_by: dict[Hashable, list[int]] = defaultdict(list)
+        a_by: dict[Hashable, list[int]] = defaultdict(list)
+        for o, b in enumerate(o_items):
+            if o not in used and key(b) is not None:
+                o_by[key(b)].append(o)
+        for a, b in enumerate(a_items):
+            if a not in pairs and not b.marker and key(b) is not None:
+                a_by[key(b)].append(a)
+        return o_by, a_by
+
+    @staticmethod
+    def _gap(a: int, pairs: dict[int, int], n_orig: int) -> tuple[int, int]:
+        """Original indices (exclusive) of the matched answer blocks nearest before and after ``a``."""
+        before = [p for p in pairs if p < a]
+        after = [p for p in pairs if p > a]
+        return (pairs[max(before)] if before else -1), (pairs[min(after)] if after else n_orig)
+
+    def _expand(
+        self, o_items: list[Block], a_items: list[Block], pairs: dict[int, int]
+    ) -> dict[int, list[int]]:
+        """Answer index of each marker -> original indices it stands for (rule 3)."""
+        anchors = _anchors(pairs)
+        shown_elsewhere = set(pairs.values())
+        stands_for: dict[int, list[int]] = {}
+        lo, first_marker, between = -1, None, False
+        for t in range(len(a_items) + 1):
+            item = a_items[t] if t < len(a_items) else None
+            if item is None or t in anchors:
+                hi = pairs[t] if t in anchors else len(o_items)
+                if first_marker is not None:
+                    stands_for[first_marker] = [o for o in range(lo + 1, hi) if o not in shown_elsewhere]
+                lo, first_marker, between = hi, None, False
+            elif item.marker:
+                if first_marker is None:
+                    first_marker = t
+                elif between:
+                    hi = next((pairs[u] for u in sorted(anchors) if u > t), len(o_items))
+                    if any(o not in shown_elsewhere for o in range(lo + 1, hi)):
+                        raise MergeRefused(
+                            f"ambiguous: the markers on lines {a_items[first_marker].first + 1} and "
+                            f"{item.first + 1} of the answer share the same original code, so where "
+                            "the blocks between them go is unclear"
+                        )
+                else:
+                    stands_for[t] = []
+            elif first_marker is not None:
+                between = True
+        return stands_for
+
+    def _original_run(self, o_items: list[Block], run: list[int]) -> list[str]:
+        out: list[str] = []
+        for i, o in enumerate(run):
+            if i:
+                out += self.orig.lines[o_items[run[i - 1]].last + 1 : o_items[o].first]
+            out += self.orig.lines[o_items[o].first : o_items[o].last + 1]
+        return out
+
+    def _nested(self, o_block: Block, a_block: Block) -> list[str]:
+        """The answer's block with its body merged into the original block's body."""
+        a_inner = nested_blocks(self.ans, a_block)
+        o_inner = nested_blocks(self.orig, o_block)
+        if a_inner is None or o_inner is None:
+            where = "answer's" if a_inner is None else "original"
+            raise MergeRefused(
+                f"the marker in {a_block.describe()} (line {a_block.first + 1}) cannot be expanded: the "
+                f"{where} block has no body of separate lines"
+            )
+        head = self.ans.lines[a_block.first : a_inner[0].first]
+        tail = self.ans.lines[a_inner[-1].last + 1 : a_block.last + 1]
+        return [*head, *self.level(o_inner, a_inner), *tail]
