@@ -150,7 +150,7 @@ def cache_problem(path: Path) -> str | None:
         return "no .safetensors weights"
     for file in weights:
         try:
-            with safe_open(str(file), "pt"):
+            with safe_open(str(file), "numpy"):
                 pass
         except (OSError, SafetensorError) as exc:
             return f"{file.name} is unreadable ({exc})"
