@@ -22,8 +22,12 @@ with a marker inside it):
    marker replaced by the original lines it stands for. A shown block with a marker inside is merged
    into its original block by the same rules; shown blocks without markers replace theirs verbatim.
 
+6. Deleted lines are counted per gap between anchors, less the lines of new blocks in the same gap
+   (a rewrite under a new name replaces code rather than losing it). More than 30 % of the
+   original's lines deleted that way, summed over all levels, is refused.
+
 Refusals: an unsupported language, an original or answer that does not parse, ambiguity, a marker
-inside something that is not a list of blocks, and a merge deleting more than 30 % of the lines.
+inside something that is not a list of blocks, and the deletion limit of rule 6.
 """
 
 from __future__ import annotations
@@ -128,8 +132,7 @@ class _Merge:
         """Output lines from the first to the last block of one level (gaps between them included)."""
         pairs = self._match(o_items, a_items)
         stands_for = self._expand(o_items, a_items, pairs)
-        shown = set(pairs.values()) | {o for run in stands_for.values() for o in run}
-        self.deleted_rows += sum(b.rows for o, b in enumerate(o_items) if o not in shown)
+        self.deleted_rows += self._net_deleted_rows(o_items, a_items, pairs, stands_for)
 
         out: list[str] = []
         skip_gap = False
@@ -236,6 +239,27 @@ class _Merge:
             elif first_marker is not None:
                 between = True
         return stands_for
+
+    @staticmethod
+    def _net_deleted_rows(
+        o_items: list[Block], a_items: list[Block], pairs: dict[int, int], stands_for: dict[int, list[int]]
+    ) -> int:
+        """Rows of deleted blocks, less the rows of new blocks between the same anchors (rule 6).
+
+        A function rewritten under a new name is a replacement, not a loss of code; what the 30 %
+        rule is after is an answer that silently drops code, e.g. one that forgot its markers.
+        """
+        anchors = sorted(_anchors(pairs))
+        anchor_origs = [pairs[a] for a in anchors]
+        shown = set(pairs.values()) | {o for run in stands_for.values() for o in run}
+        net: dict[int, int] = defaultdict(int)
+        for o, block in enumerate(o_items):
+            if o not in shown:
+                net[bisect.bisect_left(anchor_origs, o)] += block.rows
+        for t, block in enumerate(a_items):
+            if t not in pairs and not block.marker:
+                net[bisect.bisect_left(anchors, t)] -= block.rows
+        return sum(max(0, rows) for rows in net.values())
 
     def _original_run(self, o_items: list[Block], run: list[int]) -> list[str]:
         out: list[str] = []

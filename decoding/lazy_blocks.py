@@ -199,12 +199,15 @@ def first_error_row(source: Source) -> int | None:
 
 
 def _unwrap(node: ts.Node) -> ts.Node:
-    """The declaration inside decorators, ``export``, ``type X struct`` or ``const f = () => {}``."""
+    """The declaration inside decorators, ``export``, ``type X struct``, ``const f = () => {}``, or
+    the expression of a statement (so ``x = 1`` and ``x += 1`` are different kinds of block)."""
     while True:
         inner = None
         if node.type in _WRAPPER_FIELDS:
             inner = node.child_by_field_name(_WRAPPER_FIELDS[node.type])
-        elif node.type in {"lexical_declaration", "variable_declaration", "type_declaration"}:
+        elif node.type in {"lexical_declaration", "variable_declaration", "type_declaration"} or (
+            node.type == "expression_statement" and node.named_child_count == 1
+        ):
             named = [c for c in node.named_children if c.type not in _COMMENT_TYPES]
             if len(named) == 1:
                 inner = named[0]
@@ -256,12 +259,10 @@ def _name(source: Source, node: ts.Node) -> str | None:
     named = node.child_by_field_name("name") or node.child_by_field_name("property")
     if named is not None:
         return text(named)
-    if kind == "expression_statement" and node.named_child_count == 1:  # Python
-        inner = node.named_children[0]
-        if inner.type == "string":
-            return "docstring"
-        if inner.child_by_field_name("left") is not None:
-            return normalize(text(inner.child_by_field_name("left")))
+    if kind == "string":  # a docstring
+        return "docstring"
+    if kind in {"assignment", "assignment_expression"}:  # not augmented: `x += 1` declares nothing
+        return normalize(text(node.child_by_field_name("left")))
     if kind == "import_from_statement":
         return normalize(text(node.child_by_field_name("module_name")))
     if kind in {"rule_set", "declaration"} and node.named_child_count:  # CSS selectors / property
@@ -270,8 +271,9 @@ def _name(source: Source, node: ts.Node) -> str | None:
     multiline = node.start_point.row != _last_row(node)
     if len(declared) == 1 or (declared and not multiline):
         return ", ".join(declared)
-    if multiline:  # grouped declarations and other statements: their header line
-        return normalize(source.lines[node.start_point.row])
+    header = normalize(source.lines[node.start_point.row])
+    if multiline and len(re.findall(r"\w+", header)) > 1:  # `for x in xs:` names it, `try:` does not
+        return header
     return None
 
 
