@@ -52,5 +52,5 @@ class IncrementalDetokenizer:
         """Text of tokens that would follow the pushed ones, without pushing them (rejected drafts)."""
         if not token_ids:
             return ""
-        context = self._ids[self._prefix :]
-        return self._decode(context + list(token_ids))[len(self._decode(context)) :]
+        emitted = len(self._decode(self._ids[self._prefix : self._read])) + self._sent
+        return self._decode(self._ids[self._prefix :] + list(token_ids))[emitted:]
