@@ -19,8 +19,10 @@ with a marker inside it):
    block absent between two anchors with no marker between them is deleted, and so is a block before
    the first or after the last anchor when no marker is there.
 5. The output follows the answer: its blocks and the blank lines between them as written, each
-   marker replaced by the original lines it stands for. A shown block with a marker inside is merged
-   into its original block by the same rules; shown blocks without markers replace theirs verbatim.
+   marker replaced by the original lines it stands for (a marker written flush against the block
+   next to its code in the original gets the original blank lines there). A shown block with a
+   marker inside is merged into its original block by the same rules; shown blocks without markers
+   replace theirs verbatim.
 
 6. Deleted lines are counted per gap between anchors, less the lines of new blocks in the same gap
    (a rewrite under a new name replaces code rather than losing it). More than 30 % of the
@@ -138,7 +140,7 @@ class _Merge:
         skip_gap = False
         for t, item in enumerate(a_items):
             if t and not skip_gap:
-                out += self.ans.lines[a_items[t - 1].last + 1 : item.first]
+                out += self._gap(o_items, a_items, t, pairs, stands_for)
             skip_gap = False
             if item.marker:
                 self.expanded.add(item.first)
@@ -156,6 +158,26 @@ class _Merge:
                 out += self.ans.lines[item.first : item.last + 1]
         return out
 
+    def _gap(
+        self,
+        o_items: list[Block],
+        a_items: list[Block],
+        t: int,
+        pairs: dict[int, int],
+        stands_for: dict[int, list[int]],
+    ) -> list[str]:
+        """Lines between answer blocks ``t - 1`` and ``t``: the answer's, unless a marker is written flush
+        against the block that precedes or follows its code in the original; then the original's."""
+        written = self.ans.lines[a_items[t - 1].last + 1 : a_items[t].first]
+        if written:
+            return written
+        before, after = stands_for.get(t - 1), stands_for.get(t)
+        if before and pairs.get(t) == before[-1] + 1:
+            return self.orig.lines[o_items[before[-1]].last + 1 : o_items[before[-1] + 1].first]
+        if after and pairs.get(t - 1) == after[0] - 1:
+            return self.orig.lines[o_items[after[0] - 1].last + 1 : o_items[after[0]].first]
+        return written
+
     def _match(self, o_items: list[Block], a_items: list[Block]) -> dict[int, int]:
         pairs: dict[int, int] = {}
         for key in _KEYS:  # unique on both sides
@@ -168,7 +190,7 @@ class _Merge:
             for k, ais in a_by.items():
                 by_gap: dict[tuple[int, int], list[int]] = defaultdict(list)
                 for a in ais:
-                    by_gap[self._gap(a, pairs, len(o_items))].append(a)
+                    by_gap[self._between(a, pairs, len(o_items))].append(a)
                 for (lo, hi), gap_ais in by_gap.items():
                     ois = [o for o in o_by.get(k, ()) if lo < o < hi]
                     if len(ois) == len(gap_ais):
@@ -202,7 +224,7 @@ class _Merge:
         return o_by, a_by
 
     @staticmethod
-    def _gap(a: int, pairs: dict[int, int], n_orig: int) -> tuple[int, int]:
+    def _between(a: int, pairs: dict[int, int], n_orig: int) -> tuple[int, int]:
         """Original indices (exclusive) of the matched answer blocks nearest before and after ``a``."""
         before = [p for p in pairs if p < a]
         after = [p for p in pairs if p > a]
@@ -262,10 +284,12 @@ class _Merge:
         return sum(max(0, rows) for rows in net.values())
 
     def _original_run(self, o_items: list[Block], run: list[int]) -> list[str]:
+        """The original text of the blocks a marker stands for; a block moved away takes with it
+        the blank lines before it, so those after it separate its neighbours."""
         out: list[str] = []
         for i, o in enumerate(run):
             if i:
-                out += self.orig.lines[o_items[run[i - 1]].last + 1 : o_items[o].first]
+                out += self.orig.lines[o_items[o - 1].last + 1 : o_items[o].first]
             out += self.orig.lines[o_items[o].first : o_items[o].last + 1]
         return out
 

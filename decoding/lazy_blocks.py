@@ -261,6 +261,8 @@ def _name(source: Source, node: ts.Node) -> str | None:
         return text(named)
     if kind == "string":  # a docstring
         return "docstring"
+    if kind == "return_statement":  # `# ... existing code ...` then a new return replaces the old one
+        return "return"
     if kind in {"assignment", "assignment_expression"}:  # not augmented: `x += 1` declares nothing
         return normalize(text(node.child_by_field_name("left")))
     if kind == "import_from_statement":
