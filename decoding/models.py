@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from decoding.model_store import (
     CHATML_TEMPLATE,
+    FetchError,
     ModelError,
     ModelInfo,
     ModelSource,
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 __all__ = [
+    "FetchError",
     "LoadedModels",
     "ModelError",
     "ModelInfo",

