@@ -179,8 +179,11 @@ class OpenAIBackend:
                     )
                     response = conn.getresponse()
                     if response.status != 200:
-                        message = _server_message(response.read())
-                        if response.status == 400 and with_prediction and "prediction" in message.lower():
+                        payload = response.read()
+                        message = _server_message(payload)
+                        # "Unrecognized request argument supplied: prediction", "Predicted Outputs
+                        # are not supported with this model", or a "param": "prediction" field
+                        if response.status == 400 and with_prediction and b"predict" in payload.lower():
                             raise _PredictionRejected(message)
                         yield self._http_error(response.status, message)
                         return
@@ -300,7 +303,9 @@ def _read_stream(
 ) -> Iterator[Event]:
     """Chunks -> Span/Stats events, ending with Done or Error."""
     finished = False
+    events = 0
     for sse in iter_sse(response):
+        events += 1
         if _is_set(cancel):
             yield answer.cancelled()
             return
@@ -336,6 +341,11 @@ def _read_stream(
                 answer.finish_reason = str(choice["finish_reason"])
     if _is_set(cancel):
         yield answer.cancelled()
+        return
+    if events == 0:
+        yield Error(
+            "the server answered without an event stream (does it support stream=true?)", kind="protocol"
+        )
         return
     if not finished and answer.finish_reason is None:
         yield Error("the server closed the stream before the answer was complete", kind="network")

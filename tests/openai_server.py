@@ -51,6 +51,8 @@ class Behaviour:
     api_key: str | None = None  # require "Authorization: Bearer <key>"
     owned_by: str = "specedit-tests"  # "vllm": accept vLLM's extra fields and continue prefills
     accept_prediction: bool = True  # False: 400 on the field, as servers without predicted outputs
+    prediction_refusal: str = "Unrecognized request argument supplied: prediction"
+    ignore_stream: bool = False  # answer with one JSON completion, as some proxies do
     answer_prefix: str = ""  # streamed before the model's tokens (a chat model opening its fence)
     max_tokens: int = 24
     fail_status: int | None = None  # answer every completion with this status
@@ -189,6 +191,12 @@ class _Handler(BaseHTTPRequestHandler):
         if refusal is not None:
             self._json(*refusal)
             return
+        if self.chat.behaviour.ignore_stream:
+            exchange.prompt = self.chat.render(body)
+            exchange.text = "".join(text for text, _ in self.chat.generate(exchange.prompt, 8))
+            message = {"role": "assistant", "content": exchange.text}
+            self._json(200, {"object": "chat.completion", "choices": [{"index": 0, "message": message}]})
+            return
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client hung up (cancel)
             self._stream(body, exchange)
 
@@ -209,12 +217,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _refusal(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
         behaviour = self.chat.behaviour
         allowed = _OPENAI_FIELDS | (_VLLM_FIELDS if behaviour.owned_by == "vllm" else set())
-        unknown = sorted(set(body) - allowed) + (
-            ["prediction"] if "prediction" in body and not behaviour.accept_prediction else []
-        )
+        unknown = sorted(set(body) - allowed)
         if unknown:
             message = f"Unrecognized request argument supplied: {unknown[0]}"
             return 400, {"error": {"message": message, "type": "invalid_request_error", "param": unknown[0]}}
+        if "prediction" in body and not behaviour.accept_prediction:
+            error = {"message": behaviour.prediction_refusal, "type": "invalid_request_error", "param": None}
+            return 400, {"error": error}
         if body.get("model") != self.chat.name:
             return 404, {
                 "error": {"message": f"The model `{body.get('model')}` does not exist.", "type": "not_found"}

@@ -133,8 +133,18 @@ def test_without_prediction_no_field_and_no_remote_counts(server: ChatServer, pr
     assert stats.remote_accepted_prediction_tokens is None and stats.remote_rejected_prediction_tokens is None
 
 
-def test_prediction_refused_retries_once_without_and_remembers(server: ChatServer, project: Path) -> None:
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        "Unrecognized request argument supplied: prediction",
+        "Predicted Outputs are not supported with this model.",
+    ],
+)
+def test_prediction_refused_retries_once_without_and_remembers(
+    server: ChatServer, project: Path, refusal: str
+) -> None:
     server.behaviour.accept_prediction = False
+    server.behaviour.prediction_refusal = refusal
     backend = backend_for(server)
     done = done_of(collect(backend))
     assert ["prediction" in x.body for x in server.exchanges] == [True, False]
@@ -283,6 +293,20 @@ def test_malformed_stream_is_a_protocol_error(server: ChatServer, project: Path)
     server.behaviour.garbage_after = 2
     error = error_of(collect(backend_for(server)))
     assert error.kind == "protocol" and "malformed" in error.message
+
+
+def test_answer_without_event_stream_is_a_protocol_error(server: ChatServer, project: Path) -> None:
+    server.behaviour.ignore_stream = True
+    error = error_of(collect(backend_for(server)))
+    assert error.kind == "protocol" and "event stream" in error.message
+
+
+def test_other_bad_requests_are_not_retried(server: ChatServer, project: Path) -> None:
+    server.behaviour.fail_status = 400
+    server.behaviour.fail_message = "messages: too long for the context window"
+    error = error_of(collect(backend_for(server)))
+    assert error.kind == "server" and "too long" in error.message
+    assert len(server.exchanges) == 1
 
 
 def test_dropped_connection_is_not_a_result(server: ChatServer, project: Path) -> None:
