@@ -62,6 +62,7 @@ class OpenAIBackend:
         api_key: str | None = None,
         timeout: float = 60.0,
         use_prediction: bool = True,
+        max_tokens: int | None = None,
     ) -> None:
         parts = urlsplit(base_url.strip())
         if parts.scheme not in {"http", "https"} or not parts.hostname:
@@ -70,11 +71,14 @@ class OpenAIBackend:
             raise ValueError("--model must name the model the server serves (see its /v1/models)")
         if timeout <= 0:
             raise ValueError(f"timeout must be positive, got {timeout}")
+        if max_tokens is not None and max_tokens <= 0:
+            raise ValueError(f"max_tokens must be positive, got {max_tokens}")
         self.base_url = base_url.strip().rstrip("/")
         self.model = model
         self.api_key = api_key or os.environ.get("SPECEDIT_API_KEY") or os.environ.get("OPENAI_API_KEY")
         self.timeout = timeout
         self.use_prediction = use_prediction
+        self.max_tokens = max_tokens  # None: the server's own limit (the context window, usually)
         self._https = parts.scheme == "https"
         self._host = parts.hostname
         self._port = parts.port
@@ -116,6 +120,8 @@ class OpenAIBackend:
             "stream_options": {"include_usage": True},
             "temperature": 0,
         }
+        if self.max_tokens is not None:
+            body["max_tokens"] = self.max_tokens
         if prefill is not None:
             messages.append({"role": "assistant", "content": fence_open(request)})
             body.update(prefill)

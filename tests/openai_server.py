@@ -54,7 +54,7 @@ class Behaviour:
     prediction_refusal: str = "Unrecognized request argument supplied: prediction"
     ignore_stream: bool = False  # answer with one JSON completion, as some proxies do
     answer_prefix: str = ""  # streamed before the model's tokens (a chat model opening its fence)
-    max_tokens: int = 24
+    max_tokens: int = 24  # the server's own generation limit (a request's max_tokens can lower it)
     fail_status: int | None = None  # answer every completion with this status
     fail_message: str = "internal error: the engine crashed"
     first_token_delay: float = 0.0  # seconds between the response headers and the first chunk
@@ -277,7 +277,8 @@ class _Handler(BaseHTTPRequestHandler):
         token_ids: list[int] = []
         sent = 0
         finish = "stop"
-        for text, token in itertools.chain(prefix, chat.generate(exchange.prompt, behaviour.max_tokens)):
+        budget = min(behaviour.max_tokens, body.get("max_tokens") or behaviour.max_tokens)
+        for text, token in itertools.chain(prefix, chat.generate(exchange.prompt, budget)):
             if sent == behaviour.stall_after:
                 chat.stopping.wait(60)
                 return
@@ -294,7 +295,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._event(delta(text))
                 exchange.text += text
                 sent += 1
-        if len(token_ids) >= behaviour.max_tokens:
+        if len(token_ids) >= budget:
             finish = "length"
         self._event(delta(None, finish))
         usage: dict[str, Any] = {

@@ -114,9 +114,16 @@ def test_request_is_a_greedy_streaming_chat_completion(server: ChatServer, proje
     body = server.exchanges[-1].body
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
     assert body["temperature"] == 0 and body["model"] == server.name
+    assert "max_tokens" not in body  # the server's own limit unless asked
     assert body["prediction"] == {"type": "content", "content": ORIGINAL}
     assert [m["role"] for m in body["messages"]] == ["system", "user"]  # no pre-fill for unknown servers
     assert "continue_final_message" not in body
+
+
+def test_max_tokens_bounds_the_answer(server: ChatServer, project: Path) -> None:
+    done = done_of(collect(backend_for(server, max_tokens=5)))
+    assert server.exchanges[-1].body["max_tokens"] == 5
+    assert done.stats.new_tokens == 5 and done.stop_reason == "max_new_tokens"
 
 
 def test_prediction_usage_reaches_stats(server: ChatServer, project: Path) -> None:
