@@ -47,9 +47,12 @@ WHOLE_SYSTEM = (
 )
 
 LAZY_SYSTEM = (
-    "You are a precise code editor. Apply the user's instruction to the file and answer with only "
-    "the changed top-level blocks (functions, classes, rules) in a single code block, each block "
-    "complete. Stand for unchanged code between them with a comment line `{marker}`. No explanations."
+    "You are a precise code editor. Apply the user's instruction to the file and answer with a single "
+    "code block that shows only what changes: each changed or new block (function, method, class, "
+    "rule) complete, with its decorators and comments, in file order. Write the comment line "
+    "`{marker}` wherever unchanged code is left out: before, between and after the blocks you show, "
+    "and inside a class to skip its unchanged methods. To delete a block, show the blocks right before "
+    "and after it with no marker between them. No explanations."
 )
 
 
