@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import random
 import shutil
 import tempfile
@@ -34,6 +35,8 @@ from decoding.prompts import render_prompt
 from decoding.selfspec import default_exit_layers
 
 METADATA_NAME = "specedit_adapter.json"
+log = logging.getLogger(__name__)
+
 SELF_DRAFT = "self"  # metadata "draft" value for an early-exit copy of the target
 
 
@@ -284,16 +287,23 @@ def find_adapter(target_name: str, draft_name: str | None = None) -> Path | None
 def use_tuned_draft(models: LoadedModels, adapter_dir: Path | None = None) -> bool:
     """Swap in the tuned draft when an adapter exists; the draft name then says ``tuned`` (status bar).
 
-    Only ``models.draft`` changes, so every method still yields the target's greedy output.
+    Only ``models.draft`` changes, so every method still yields the target's greedy output. An
+    adapter that no longer fits (another draft, a 4-bit target, a damaged file) is skipped with a
+    warning: personalisation must never stop the user from editing.
     """
     found = adapter_dir or find_adapter(models.target_name, models.draft_name)
     if found is None:
         return False
-    meta = read_metadata(found)
-    base = models.target if meta.get("draft") == SELF_DRAFT else models.draft
-    if base is None:
-        raise ValueError(f"the adapter in {found} was trained on draft {meta.get('draft')!r}; pass --draft")
-    models.draft = load_tuned_draft(base, found)
+    try:
+        meta = read_metadata(found)
+        base = models.target if meta.get("draft") == SELF_DRAFT else models.draft
+        if base is None:
+            raise ValueError(f"it was trained on the draft {meta.get('draft')!r}; pass --draft to use it")
+        tuned = load_tuned_draft(base, found)
+    except (ValueError, OSError, RuntimeError) as exc:
+        log.warning("tuned draft in %s not used: %s", found, exc)
+        return False
+    models.draft = tuned
     label = f"self k={meta.get('k')}" if meta.get("draft") == SELF_DRAFT else str(meta.get("draft"))
     models.draft_name = f"tuned ({label})"
     return True

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from decoding.prompts import render_prompt
 from decoding.request import EditRequest
 from decoding.selfspec import early_exit_draft
 from decoding.tune import (
+    METADATA_NAME,
     SELF_DRAFT,
     TuneConfig,
     agreement,
@@ -159,8 +162,22 @@ def test_separate_draft_is_tuned_in_place_and_reloaded(tmp_path: Path) -> None:
     models = loaded(target, make_tiny_llama(seed=3, num_layers=1))
     assert use_tuned_draft(models, result.adapter_dir)
     assert models.draft.config.num_hidden_layers == 1
-    with pytest.raises(ValueError, match="pass --draft"):
-        use_tuned_draft(loaded(target), result.adapter_dir)
+
+
+def test_an_adapter_that_does_not_fit_is_skipped_with_a_warning(
+    tuned: tuple, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    target, _, adapter_dir, _, _ = tuned
+    separate = tmp_path / "separate"
+    shutil.copytree(adapter_dir, separate)
+    meta = read_metadata(separate)
+    (separate / METADATA_NAME).write_text(json.dumps({**meta, "draft": "d"}))
+    models = loaded(target)
+    assert not use_tuned_draft(models, separate)
+    assert models.draft is None and "pass --draft" in caplog.text
+    (separate / METADATA_NAME).write_text("{")
+    assert not use_tuned_draft(models, separate)
+    assert "not a specedit draft adapter" in caplog.text
 
 
 def test_adapter_location_follows_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
