@@ -97,9 +97,9 @@ def marker_rows(text: str, language: str) -> set[int]:
     else:
         syntaxes = _ALL_SYNTAXES
     rows = set()
-    for row, line in enumerate(text.splitlines()):
+    for row, line in enumerate(split_lines(text)):
         for syntax in syntaxes:
-            m = syntax.match(line)
+            m = syntax.match(line.rstrip("\r\n"))
             if m is not None and _is_marker_text(m.group("c")):
                 rows.add(row)
                 break
@@ -111,9 +111,17 @@ def marker_rows(text: str, language: str) -> set[int]:
 # Nodes that belong to the block right below them when no blank line separates them.
 _PREFIX_TYPES = frozenset({"comment", "line_comment", "block_comment", "decorator", "attribute_item"})
 _COMMENT_TYPES = frozenset({"comment", "line_comment", "block_comment"})
+_MARKER_NODES = _COMMENT_TYPES | {"ellipsis"}  # Python markers are parsed as `...`
 # Wrappers whose inner declaration gives the block its kind, name and body.
 _WRAPPER_FIELDS = {"decorated_definition": "definition", "export_statement": "declaration"}
 _BODY_TYPES = frozenset({"block", "class_body", "declaration_list", "field_declaration_list"})
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines with their ends, split on ``\n`` only: tree-sitter's rows (``str.splitlines`` would also
+    split on form feeds and ``\u2028``, which can sit inside code)."""
+    parts = text.split("\n")
+    return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
 def normalize(text: str) -> str:
@@ -173,16 +181,28 @@ def parse(text: str, language: str, *, answer: bool) -> Source:
         supported = ", ".join(sorted(SUPPORTED_LANGUAGES))
         raise MergeRefused(f"lazy merge supports {supported}, not {language or 'this file type'}")
     rows = marker_rows(text, language) if answer else set()
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text)
     parsed_lines = list(lines)
+    indents = {row: len(lines[row]) - len(lines[row].lstrip(" \t")) for row in rows}
     if language == "python":
         for row in rows:
             line = lines[row]
-            indent = line[: len(line) - len(line.lstrip())]
-            parsed_lines[row] = indent + "..." + line[len(line.rstrip("\r\n")) :]
+            parsed_lines[row] = line[: indents[row]] + "..." + line[len(line.rstrip("\r\n")) :]
     parsed = "".join(parsed_lines).encode()
     tree = _parser(language).parse(parsed)
-    return Source(text, lines, tree, parsed, frozenset(rows))
+    kept = {row for row in rows if _is_marker_node(tree, row, indents[row])}
+    return Source(text, lines, tree, parsed, frozenset(kept))
+
+
+def _is_marker_node(tree: ts.Tree, row: int, column: int) -> bool:
+    """Whether the text at (row, column) is a comment (or Python's ``...``), not a line inside a string.
+
+    The deepest node there may be a comment's own ``//`` token, so look up while on the same row.
+    """
+    node: ts.Node | None = tree.root_node.descendant_for_point_range((row, column), (row, column))
+    while node is not None and node.type not in _MARKER_NODES and node.start_point.row == row:
+        node = node.parent
+    return node is not None and node.type in _MARKER_NODES
 
 
 def first_error_row(source: Source) -> int | None:

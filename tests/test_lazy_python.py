@@ -447,3 +447,16 @@ def test_refuses_unsupported_language():
     reason = refusal("a\n", "# ...\n", "ruby")
     assert "ruby" in reason and "python" in reason
     assert "python" in SUPPORTED_LANGUAGES and "ruby" not in SUPPORTED_LANGUAGES
+
+
+def test_marker_looking_line_inside_a_string_is_text():
+    docstring = '    """Usage:\n\n    # ... existing code ...\n    """\n'
+    original = "def f():\n" + docstring + "    return 1\n\n\ndef g():\n    return 2\n"
+    answer = original.replace("return 1", "return 10").replace("def g():\n    return 2\n", "# ...\n")
+    assert merge_lazy(original, answer, "python") == original.replace("return 1", "return 10")
+
+
+def test_form_feed_and_line_separator_in_a_string_keep_rows_aligned():
+    original = 'def f():\n    return "a\x0cb\u2028c"\n\n\ndef g():\n    return 2\n'
+    answer = "# ... existing code ...\n\n\ndef g():\n    return 3\n"
+    assert merge_lazy(original, answer, "python") == original.replace("return 2", "return 3")
