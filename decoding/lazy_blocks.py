@@ -118,7 +118,7 @@ _BODY_TYPES = frozenset({"block", "class_body", "declaration_list", "field_decla
 
 
 def split_lines(text: str) -> list[str]:
-    """Lines with their ends, split on ``\n`` only: tree-sitter's rows (``str.splitlines`` would also
+    r"""Lines with their ends, split on ``\n`` only: tree-sitter's rows (``str.splitlines`` would also
     split on form feeds and ``\u2028``, which can sit inside code)."""
     parts = text.split("\n")
     return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
@@ -137,7 +137,6 @@ def _last_row(node: ts.Node) -> int:
 class Source:
     """One parsed text: its lines (with line ends) and tree, plus the rows holding markers."""
 
-    text: str
     lines: list[str]
     tree: ts.Tree
     parsed: bytes  # the bytes tree-sitter saw (answers in Python have markers swapped for ``...``)
@@ -191,7 +190,7 @@ def parse(text: str, language: str, *, answer: bool) -> Source:
     parsed = "".join(parsed_lines).encode()
     tree = _parser(language).parse(parsed)
     kept = {row for row in rows if _is_marker_node(tree, row, indents[row])}
-    return Source(text, lines, tree, parsed, frozenset(kept))
+    return Source(lines, tree, parsed, frozenset(kept))
 
 
 def _is_marker_node(tree: ts.Tree, row: int, column: int) -> bool:
