@@ -228,10 +228,9 @@ def _load_weights(
 
     kwargs: dict[str, Any] = {"dtype": dtype}
     if four_bit:
-        kwargs["quantization_config"] = _nf4_config(dtype if dev.type == "cuda" else torch.float32)
-        kwargs["device_map"] = {"": str(dev)}
-    elif dev.type == "cuda":
-        kwargs["device_map"] = {"": str(dev)}
+        kwargs["quantization_config"] = _nf4_config(compute_dtype=dtype)
+    if four_bit or dev.type == "cuda":
+        kwargs["device_map"] = {"": str(dev)}  # bitsandbytes places weights at load time
     try:
         with quiet_transformers():
             model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
