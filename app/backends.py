@@ -22,7 +22,7 @@ def make_backend(
                 "--backend openai needs --base-url (or $SPECEDIT_BASE_URL), e.g. http://127.0.0.1:8000/v1"
             )
         key = args.api_key or os.environ.get("SPECEDIT_API_KEY") or os.environ.get("OPENAI_API_KEY")
-        return OpenAIBackend(base_url=args.base_url, model=args.model, api_key=key)
+        return OpenAIBackend(base_url=args.base_url, model=args.model, api_key=key, max_tokens=max_new_tokens)
 
     from decoding.config import SpecConfig
     from decoding.local_backend import LocalBackend

@@ -48,12 +48,18 @@ def format_stats(stats: Stats) -> str:
         f"{stats.new_tokens} tok",
         f"{stats.tokens_per_s:.1f} tok/s",
         f"{stats.chars_per_s:.0f} chars/s",
-        f"{stats.tokens_per_target_forward:.2f} tok/fwd",
     ]
+    if stats.target_forwards:  # a remote server does not report its forwards
+        parts.append(f"{stats.tokens_per_target_forward:.2f} tok/fwd")
     for layer in LAYERS:
         rate = stats.acceptance(layer)
         if rate is not None and layer != "target":
             parts.append(f"{layer} {rate * 100:.0f}%")
+    if stats.remote_accepted_prediction_tokens is not None:
+        parts.append(
+            f"prediction {stats.remote_accepted_prediction_tokens} accepted"
+            f" / {stats.remote_rejected_prediction_tokens or 0} rejected"
+        )
     if stats.cached:
         parts.append("cached")
     return " · ".join(parts)
