@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import TextIO
 
 from decoding.events import LAYERS, Stats
 
@@ -11,9 +12,9 @@ from decoding.events import LAYERS, Stats
 class StderrProgress:
     """Rewrites one status line on a terminal; prints at most one line per second when piped."""
 
-    def __init__(self, stream=sys.stderr) -> None:  # noqa: ANN001 - any text stream
-        self.stream = stream
-        self.tty = stream.isatty()
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr  # looked up now: sys.stderr may be replaced (pytest capture)
+        self.tty = self.stream.isatty()
         self._last = 0.0
         self._open_line = False
 

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from decoding.model_store import ModelError, cache_dir, ensure_builtin, list_models
 
     if args.fetch:
-        progress = StderrProgress(sys.stderr)
+        progress = StderrProgress()
         try:
             ensure_builtin(progress)
         except ModelError as exc:

@@ -1,0 +1,73 @@
+"""``specedit edit`` end to end on a tiny model saved to disk (real model resolution and loading)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from app.cli import main
+from tests.tiny_models import make_byte_tokenizer, make_tiny_llama
+from vcs.repo import EditRepo
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tiny-model")
+    make_tiny_llama(seed=3, num_layers=2).save_pretrained(path)
+    make_byte_tokenizer().save_pretrained(path)
+    return path
+
+
+def git(repo, *args):
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture()
+def repo(tmp_path):
+    git(tmp_path, "init", "-q")
+    (tmp_path / "m.py").write_text("def f():\n    return 1\n")
+    git(tmp_path, "add", "m.py")
+    git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    return tmp_path
+
+
+def edit(tiny_dir, file, *extra):
+    args = ["edit", str(file), "-m", "make f return 2", "--model", str(tiny_dir), "--max-new-tokens", "12"]
+    return main([*args, *extra])
+
+
+def test_edit_prints_diff_and_writes_nothing_without_yes(tiny_dir, repo, capsys):
+    assert edit(tiny_dir, repo / "m.py") == 0
+    out = capsys.readouterr()
+    assert out.out.startswith("--- a/m.py") or "proposed no change" in out.err
+    assert (repo / "m.py").read_text() == "def f():\n    return 1\n"
+    assert git(repo, "rev-list", "--count", "HEAD").strip() == "1"
+
+
+def test_edit_with_yes_commits_the_proposal(tiny_dir, repo, capsys):
+    assert edit(tiny_dir, repo / "m.py", "--yes", "--method", "multilayer") == 0
+    err = capsys.readouterr().err
+    assert "applied and committed" in err
+    records = EditRepo.open(repo).log()
+    assert [r.instruction for r in records] == ["make f return 2"]
+    assert records[0].meta.method == "multilayer"
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_edit_refuses_binary_missing_and_unversioned_files(tiny_dir, repo, tmp_path_factory, capsys):
+    (repo / "b.bin").write_bytes(b"\x00\x01\x02")
+    assert edit(tiny_dir, repo / "b.bin") == 2
+    assert "binary" in capsys.readouterr().err
+    assert edit(tiny_dir, repo / "nope.py") == 2
+    assert "not a file" in capsys.readouterr().err
+    loose = tmp_path_factory.mktemp("loose")
+    (loose / "x.py").write_text("x = 1\n")
+    assert edit(tiny_dir, loose / "x.py", "--yes") == 2
+    assert "init" in capsys.readouterr().err
+
+
+def test_unknown_model_is_a_clear_error(repo, capsys):
+    assert main(["edit", str(repo / "m.py"), "-m", "x", "--model", "no/such-model-here"]) == 1
+    err = capsys.readouterr().err
+    assert "could not start the model" in err and "Traceback" not in err
