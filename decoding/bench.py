@@ -115,20 +115,16 @@ def parse_grid(specs: Sequence[str]) -> list[dict[str, int]]:
 class Runner:
     """Runs one method on one item and measures it; owns nothing but the loaded backend."""
 
-    def __init__(self, backend: LocalBackend, base: SpecConfig, max_new_tokens: int | None) -> None:
+    def __init__(self, backend: LocalBackend, base: SpecConfig) -> None:
         self.backend = backend
         self.base = base
-        self.max_new_tokens = max_new_tokens
-
-    def _budget(self, original_ids: list[int]) -> int:
-        return self.max_new_tokens if self.max_new_tokens is not None else self.backend.budget(original_ids)
 
     def run(
         self, item: BenchItem, method: str, overrides: dict[str, int] | None = None
     ) -> tuple[list[int], MethodRun]:
         request = EditRequest(path=item.path, original=item.before, instruction=item.instruction)
         prompt_ids, original_ids = self.backend.encode(request)
-        budget = self._budget(original_ids)
+        budget = self.backend.budget(original_ids)
         if method in HF_METHODS:
             return self._run_hf(item, method, prompt_ids, budget)
         config = replace(self.base, method=method, max_new_tokens=budget, **(overrides or {}))
@@ -380,3 +376,54 @@ def plot(runs: Sequence[MethodRun], out: Path, title: str) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)
     plt.close(fig)
+
+
+@dataclass
+class FormatRun:
+    item_id: str
+    format: str
+    new_tokens: int
+    seconds: float
+    merged: bool  # the answer became a proposal (a lazy merge may refuse)
+    note: str = ""
+
+
+def compare_formats(
+    backend: LocalBackend,
+    items: Sequence[BenchItem],
+    on_progress: Callable[[int, int, str], None] | None = None,
+) -> list[FormatRun]:
+    """Whole-file vs lazy answers for the same items through the app's own pipeline (no fallback)."""
+    from decoding.session import Proposal, propose_edit
+
+    runs: list[FormatRun] = []
+    for n, item in enumerate(items, 1):
+        for fmt in ("whole", "lazy"):
+            request = EditRequest(path=item.path, original=item.before, instruction=item.instruction)
+            start = time.perf_counter()
+            tokens, merged, note = 0, False, ""
+            for event in propose_edit(backend, request, fmt):
+                if isinstance(event, Done):
+                    tokens = event.stats.new_tokens
+                elif isinstance(event, Proposal):
+                    merged = True
+                elif isinstance(event, Error):
+                    note = event.message
+            runs.append(FormatRun(item.id, fmt, tokens, time.perf_counter() - start, merged, note))
+        if on_progress:
+            on_progress(n, len(items), f"{item.id} whole/lazy")
+    return runs
+
+
+def summarize_formats(runs: Sequence[FormatRun]) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for fmt in ("whole", "lazy"):
+        rs = [r for r in runs if r.format == fmt]
+        if rs:
+            out[fmt] = {
+                "items": len(rs),
+                "mean_tokens": statistics.fmean(r.new_tokens for r in rs),
+                "mean_seconds": statistics.fmean(r.seconds for r in rs),
+                "merged": sum(r.merged for r in rs),
+            }
+    return out

@@ -35,6 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="tuning mode: also run multilayer for every combination, e.g. "
         "--grid micro_draft_tokens=20,40,80 max_num_run=1,2,4",
     )
+    p.add_argument(
+        "--compare-formats",
+        action="store_true",
+        help="instead of methods: whole-file vs lazy answers (tokens, time, merges) with multilayer",
+    )
     p.add_argument("--no-warmup", action="store_true", help="skip the warm-up item")
     p.add_argument("--json", type=Path, default=None, help="write every run and the summary here")
     p.add_argument("--plot", type=Path, default=None, help="PNG of chars/s vs edit ratio per method")
@@ -100,6 +105,41 @@ def _table(title: str, rows: list[Any], baseline: Any) -> Any:
     return t
 
 
+def _report_formats(runs: list[Any], args: argparse.Namespace, model: str) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from decoding import bench
+
+    summary = bench.summarize_formats(runs)
+    t = Table(title=f"whole vs lazy answers — {model} · multilayer · {args.dataset.name}")
+    for col in ("format", "items", "mean new tokens", "mean seconds", "usable proposals"):
+        t.add_column(col, justify="left" if col == "format" else "right")
+    for fmt, s in summary.items():
+        t.add_row(
+            fmt,
+            str(int(s["items"])),
+            f"{s['mean_tokens']:.1f}",
+            f"{s['mean_seconds']:.2f}",
+            f"{int(s['merged'])}/{int(s['items'])}",
+        )
+    Console().print(t)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(
+            json.dumps(
+                {
+                    "machine": _machine(),
+                    "model": model,
+                    "summary": summary,
+                    "runs": [r.__dict__ for r in runs],
+                },
+                indent=1,
+            )
+        )
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -143,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"specedit bench: {exc}", file=sys.stderr)
         return 1
     backend = LocalBackend(models, SpecConfig())
-    runner = bench.Runner(backend, SpecConfig(), args.max_new_tokens)
+    runner = bench.Runner(backend, SpecConfig())
     console = Console(stderr=True)
     with Progress(
         TextColumn("{task.description}"),
