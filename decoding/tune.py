@@ -20,6 +20,7 @@ import random
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -42,10 +43,10 @@ SELF_DRAFT = "self"  # metadata "draft" value for an early-exit copy of the targ
 
 @dataclass(frozen=True)
 class TuneConfig:
-    steps: int = 60
+    steps: int = 80
     lora_r: int = 8
     lora_alpha: int | None = None  # default 2 * lora_r
-    lr: float = 5e-4
+    lr: float = 2e-3
     max_tokens: int = 2048  # longer examples lose the end of their output
     seed: int = 0
 
@@ -204,7 +205,9 @@ def train_lora(
         target_modules=layer_linear_names(draft),
         task_type="CAUSAL_LM",
     )
-    model = get_peft_model(draft, lora)
+    with warnings.catch_warnings():  # peft calls a transformers API deprecated in 5.x; not ours to fix
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        model = get_peft_model(draft, lora)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)

@@ -22,9 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="fine-tune the draft model on your accepted edits (LoRA)",
         description="LoRA fine-tune the draft on the accepted-edit log; the app then uses it automatically.",
     )
-    p.add_argument("--steps", type=int, default=60, help="optimizer steps, one example each (default: 60)")
+    p.add_argument("--steps", type=int, default=80, help="optimizer steps, one example each (default: 80)")
     p.add_argument("--lora-r", dest="lora_r", type=int, default=8, help="LoRA rank (default: 8)")
-    p.add_argument("--lr", type=float, default=5e-4, help="learning rate (default: 5e-4)")
+    p.add_argument("--lr", type=float, default=2e-3, help="learning rate (default: 2e-3)")
     p.add_argument(
         "--max-tokens",
         dest="max_tokens",
