@@ -99,6 +99,8 @@ def load_dataset(path: Path, limit: int | None = None) -> list[BenchItem]:
 
 def parse_grid(specs: Sequence[str]) -> list[dict[str, int]]:
     """``["micro_draft_tokens=20,40", "max_num_run=1,4"]`` -> every combination as a dict."""
+    if not specs:
+        return []
     axes: list[tuple[str, list[int]]] = []
     known = set(SpecConfig.__dataclass_fields__)
     for spec in specs:
@@ -214,9 +216,9 @@ class Runner:
         m = self.backend.models
         if m.draft is not None:
             return m.draft
-        from decoding.selfspec import self_speculative_draft
+        from decoding.selfspec import early_exit_draft
 
-        return self_speculative_draft(m.target, self.base.early_exit_layers)
+        return early_exit_draft(m.target, self.base.early_exit_layers)
 
 
 def _eos_ids(models: Any) -> list[int]:

@@ -40,6 +40,7 @@ def test_load_dataset_names_the_bad_line(tmp_path):
 def test_grid_expands_every_combination_and_rejects_unknown_names():
     grid = bench.parse_grid(["micro_draft_tokens=20,40", "max_num_run=1,2,4"])
     assert len(grid) == 6 and {"micro_draft_tokens": 40, "max_num_run": 4} in grid
+    assert bench.parse_grid([]) == []
     with pytest.raises(ValueError, match="bad --grid"):
         bench.parse_grid(["nope=1"])
 

@@ -68,6 +68,7 @@ def _fmt(v: float | None, pct: bool = False) -> str:
 
 
 def _table(title: str, rows: list[Any], baseline: Any) -> Any:
+    from rich.markup import escape
     from rich.table import Table
 
     t = Table(title=title)
@@ -89,7 +90,7 @@ def _table(title: str, rows: list[Any], baseline: Any) -> Any:
     for r in rows:
         vs_best = r.mean_cps / baseline.mean_cps if baseline and baseline.mean_cps else None
         t.add_row(
-            r.label,
+            escape(r.label),
             str(r.n),
             f"{r.identical}/{r.n}",
             f"{r.mean_cps:.1f}",
@@ -123,7 +124,7 @@ def _report_formats(runs: list[Any], args: argparse.Namespace, model: str) -> in
             f"{s['mean_seconds']:.2f}",
             f"{int(s['merged'])}/{int(s['items'])}",
         )
-    Console().print(t)
+    Console(width=None if sys.stdout.isatty() else 200).print(t)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(
@@ -182,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
     except ModelError as exc:
         print(f"specedit bench: {exc}", file=sys.stderr)
         return 1
-    backend = LocalBackend(models, SpecConfig())
+    backend = LocalBackend(models, SpecConfig(), args.max_new_tokens)
     runner = bench.Runner(backend, SpecConfig())
     console = Console(stderr=True)
     with Progress(
@@ -197,11 +198,18 @@ def run(args: argparse.Namespace) -> int:
         def on_progress(done: int, total: int, what: str) -> None:
             progress.update(task, completed=done, total=total, description=what)
 
-        runs = bench.run_bench(
-            runner, items, methods, grid, warmup=not args.no_warmup, on_progress=on_progress
-        )
+        if args.compare_formats:
+            format_runs = bench.compare_formats(backend, items, on_progress)
+        else:
+            runs = bench.run_bench(
+                runner, items, methods, grid, warmup=not args.no_warmup, on_progress=on_progress
+            )
+    if args.compare_formats:
+        return _report_formats(format_runs, args, models.describe())
 
-    out = Console()
+    from rich.markup import escape
+
+    out = Console(width=None if sys.stdout.isatty() else 200)  # full tables in logs and files
     rows = bench.summarize(runs)
     base = bench.best_baseline(rows)
     title = f"{models.describe()} · {args.dataset.name} · {len(items)} items"
@@ -212,12 +220,14 @@ def run(args: argparse.Namespace) -> int:
         tuned = [r for r in rows if r.label.startswith("multilayer[")]
         best = max(tuned, key=lambda r: r.mean_cps)
         out.print(
-            f"best config: {best.label} ({best.mean_cps:.1f} chars/s, {best.speedup_vs_regular:.2f}x regular)"
+            f"best config: {escape(best.label)} "
+            f"({best.mean_cps:.1f} chars/s, {best.speedup_vs_regular:.2f}x regular)"
         )
     not_identical = [r for r in runs if not r.identical]
     for r in not_identical:
         out.print(
-            f"[red]NOT IDENTICAL[/red] {r.item_id} {bench.label(r)}: first differing token {r.first_diff}"
+            f"[red]NOT IDENTICAL[/red] {escape(r.item_id)} {escape(bench.label(r))}: "
+            f"first differing token {r.first_diff}"
         )
     if args.json:
         payload = {
