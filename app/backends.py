@@ -36,4 +36,8 @@ def make_backend(
         load_in_4bit=args.load_in_4bit,
         progress=progress,
     )
+    if args.method in ("draft", "multilayer"):
+        from decoding.tune import use_tuned_draft
+
+        use_tuned_draft(models)  # a `specedit tune` adapter, when there is one, speeds the draft up
     return LocalBackend(models, SpecConfig(method=args.method), max_new_tokens=max_new_tokens)

@@ -12,6 +12,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from decoding.edit_cache import EditCache
 from decoding.events import Done, Error, Event, Stats
 from decoding.prompts import extract_file, language_for
 from decoding.request import EditBackend, EditRequest
@@ -55,12 +56,18 @@ def propose_edit(
     request: EditRequest,
     fmt: FormatChoice = "whole",
     cancel: threading.Event | None = None,
+    cache: EditCache | None = None,
 ) -> Iterator[Event | Proposal]:
     """Run one edit; ``auto`` asks for a lazy answer and regenerates the whole file if the merge refuses.
 
-    A cancelled generation ends with its ``Done(cancelled=True)`` and no Proposal: a half-written file
-    must never reach review.
+    A request the user already accepted a result for (same file content, instruction and model) is
+    answered from ``cache`` at once. A cancelled generation ends with its ``Done(cancelled=True)`` and
+    no Proposal: a half-written file must never reach review.
     """
+    hit = cache.get(request, backend.describe()) if cache is not None else None
+    if hit is not None:
+        yield Proposal(hit, hit, "whole", Stats(chars=len(hit), cached=True), "answered from the edit cache")
+        return
     use_lazy = fmt == "lazy" or (fmt == "auto" and _lazy_supported(request.path))
     done = yield from _generate(backend, replace(request, format="lazy" if use_lazy else "whole"), cancel)
     if done is None or done.cancelled:

@@ -19,6 +19,12 @@ def tiny_dir(tmp_path_factory):
     return path
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """The edit cache and tuning data of these tests must not touch the user's cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+
+
 def git(repo, *args):
     return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
 
@@ -53,6 +59,19 @@ def test_edit_with_yes_commits_the_proposal(tiny_dir, repo, capsys):
     assert [r.instruction for r in records] == ["make f return 2"]
     assert records[0].meta.method == "multilayer"
     assert git(repo, "status", "--porcelain") == ""
+
+
+def test_applied_edit_feeds_cache_and_log(tiny_dir, repo, capsys):
+    assert edit(tiny_dir, repo / "m.py", "--yes") == 0
+    applied = (repo / "m.py").read_text()
+    log_file = repo / ".git" / "specedit" / "edits.jsonl"
+    assert log_file.is_file() and "make f return 2" in log_file.read_text()
+    git(repo, "reset", "-q", "--hard", "HEAD~1")  # back to the original content
+    capsys.readouterr()
+    assert edit(tiny_dir, repo / "m.py", "--yes") == 0
+    assert "cached" in capsys.readouterr().err
+    assert (repo / "m.py").read_text() == applied
+    assert len(log_file.read_text().splitlines()) == 1  # a cache hit teaches the draft nothing new
 
 
 def test_edit_refuses_binary_missing_and_unversioned_files(tiny_dir, repo, tmp_path_factory, capsys):

@@ -75,3 +75,15 @@ def test_cancelled_generation_never_reaches_review():
     events = run(ScriptedBackend([ORIGINAL + "```"]), cancel=cancel)
     assert isinstance(events[-1], Done) and events[-1].cancelled
     assert not any(isinstance(e, Proposal) for e in events)
+
+
+def test_cache_hit_answers_without_running_the_backend():
+    from decoding.edit_cache import EditCache
+
+    cache = EditCache(None)
+    req = EditRequest(path="m.py", original=ORIGINAL, instruction="change b")
+    backend = ScriptedBackend(["unused```"])
+    cache.put(req, backend.describe(), "cached text\n")
+    events = list(propose_edit(backend, req, "whole", cache=cache))
+    assert backend.requests == []
+    assert len(events) == 1 and events[0].new_text == "cached text\n" and events[0].stats.cached

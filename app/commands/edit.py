@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--max-new-tokens", type=int, default=None, help="generation budget (default: from file size)"
     )
+    p.add_argument("--no-cache", action="store_true", help="always generate, even for a repeated request")
     add_model_options(p)
 
 
@@ -53,7 +54,9 @@ def read_text_file(path: Path) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.apply import apply_proposal
     from app.progress import StderrProgress, format_stats
+    from decoding.edit_cache import EditCache, default_cache_path
     from decoding.events import Done, Error, Stats
     from decoding.request import EditRequest
     from decoding.session import Proposal, propose_edit
@@ -82,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     rel = path.name if repo is None else str(path.relative_to(repo.root))
     request = EditRequest(path=rel, original=original, instruction=args.message)
     proposal: Proposal | None = None
-    for event in propose_edit(backend, request, args.format):
+    cache = None if args.no_cache else EditCache(default_cache_path())
+    for event in propose_edit(backend, request, args.format, cache=cache):
         if isinstance(event, Stats):
             progress.line(format_stats(event))
         elif isinstance(event, Done) and event.cancelled:
@@ -114,8 +118,7 @@ def run(args: argparse.Namespace) -> int:
         speedup=None,
     )
     try:
-        repo.ensure_clean_file(path)
-        sha = repo.apply_edit(path, proposal.new_text, original, instruction=args.message, meta=meta)
+        sha = apply_proposal(repo, path, request, proposal, proposal.new_text, meta, cache)
     except VcsError as exc:
         print(f"specedit: not applied: {exc}", file=sys.stderr)
         return 1

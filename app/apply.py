@@ -1,0 +1,53 @@
+"""Applying a reviewed proposal: the git commit, then what personalisation learns from it.
+
+One function for the TUI and ``specedit edit`` so both record accepted edits the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+from decoding.edit_cache import EditCache
+from decoding.edit_log import EditLog, EditRecord, default_log_path
+from decoding.request import EditRequest
+from decoding.session import Proposal
+from vcs.repo import EditMeta, EditRepo
+
+log = logging.getLogger(__name__)
+
+
+def apply_proposal(
+    repo: EditRepo,
+    file: Path,
+    request: EditRequest,
+    proposal: Proposal,
+    applied_text: str,
+    meta: EditMeta,
+    cache: EditCache | None,
+) -> str:
+    """Commit ``applied_text`` (the accepted hunks) and feed the cache and the tuning log; the sha.
+
+    User changes to the file are committed first in their own commit, so nothing is lost. The
+    cache and the log are best effort: a full disk there must not undo a successful commit.
+    """
+    repo.ensure_clean_file(file)
+    sha = repo.apply_edit(file, applied_text, request.original, instruction=request.instruction, meta=meta)
+    if proposal.stats.cached:
+        return sha
+    try:
+        if cache is not None and applied_text == proposal.new_text:
+            cache.put(request, meta.model, applied_text)
+        record = EditRecord.create(
+            replace(request, format=proposal.format_used),
+            proposal.raw,
+            applied_text,
+            meta.method,
+            meta.model,
+            proposal.stats,
+        )
+        EditLog(default_log_path(file.parent)).append(record)
+    except OSError as exc:
+        log.warning("could not record the accepted edit for personalisation: %s", exc)
+    return sha
