@@ -40,6 +40,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="instead of methods: whole-file vs lazy answers (tokens, time, merges) with multilayer",
     )
+    p.add_argument(
+        "--draft-adapter",
+        type=Path,
+        default=None,
+        help="LoRA adapter from `specedit tune` for the draft (bench never picks one up on its own)",
+    )
     p.add_argument("--no-warmup", action="store_true", help="skip the warm-up item")
     p.add_argument("--json", type=Path, default=None, help="write every run and the summary here")
     p.add_argument("--plot", type=Path, default=None, help="PNG of chars/s vs edit ratio per method")
@@ -183,6 +189,12 @@ def run(args: argparse.Namespace) -> int:
     except ModelError as exc:
         print(f"specedit bench: {exc}", file=sys.stderr)
         return 1
+    if args.draft_adapter is not None:
+        from decoding.tune import use_tuned_draft
+
+        if not use_tuned_draft(models, args.draft_adapter):
+            print(f"specedit bench: cannot use the draft adapter {args.draft_adapter}", file=sys.stderr)
+            return 2
     backend = LocalBackend(models, SpecConfig(), args.max_new_tokens)
     runner = bench.Runner(backend, SpecConfig())
     console = Console(stderr=True)
