@@ -13,8 +13,8 @@ import json
 from collections import OrderedDict
 from pathlib import Path
 
-from decoding.atomic import atomic_write_text
 from decoding.request import EditRequest
+from vcs.atomic import atomic_write_text
 
 DEFAULT_CAPACITY = 256
 _VERSION = 1
@@ -68,6 +68,7 @@ class EditCache:
         if self.path is None:
             return
         data = {"version": _VERSION, "entries": list(self._entries.items())}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.path, json.dumps(data))
 
     def _evict(self) -> None:

@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from decoding.atomic import atomic_write_text
 from decoding.events import Stats
 from decoding.request import EditRequest
+from vcs.atomic import atomic_write_text
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 LOG_NAME = "edits.jsonl"
@@ -128,6 +128,7 @@ class EditLog:
             if size > self.max_bytes:
                 break
             kept.append(line)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.path, "".join(reversed(kept)))
 
     def records(self) -> list[EditRecord]:

@@ -29,11 +29,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from decoding.atomic import atomic_write_text
 from decoding.edit_log import EditRecord
 from decoding.models import LoadedModels
 from decoding.prompts import render_prompt
 from decoding.selfspec import default_exit_layers
+from vcs.atomic import atomic_write_text
 
 METADATA_NAME = "specedit_adapter.json"
 log = logging.getLogger(__name__)
