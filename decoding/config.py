@@ -27,6 +27,7 @@ class SpecConfig:
     num_draft_tokens: int = 6  # starting draft length of the `draft` method (then adapts)
     max_draft_tokens: int = 32  # cap of the `draft` method's adaptive length
     draft_min_prob: float = 0.4  # the draft stops extending when its top probability falls below this
+    draft_min_acceptance: float = 0.3  # multilayer drops a draft whose own tokens the target accepts less
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -42,5 +43,6 @@ class SpecConfig:
             raise ValueError("max_draft_tokens must be >= num_draft_tokens")
         if self.early_exit_layers is not None and self.early_exit_layers < 1:
             raise ValueError("early_exit_layers must be >= 1")
-        if not 0.0 <= self.draft_min_prob <= 1.0:
-            raise ValueError("draft_min_prob must be within [0, 1]")
+        for name in ("draft_min_prob", "draft_min_acceptance"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be within [0, 1]")

@@ -20,6 +20,8 @@ from decoding.lookup import PromptLookup
 
 Segment = tuple[Layer, list[int]]
 
+DRAFT_PROBATION = 4  # draft tokens the target judges before the draft's acceptance can switch it off
+
 
 class Proposer(Protocol):
     def propose(self, seq: list[int], limit: int, cancel: threading.Event | None) -> list[Segment]:
@@ -146,6 +148,12 @@ class MultiLayerDrafter:
     a fully accepted chunk) when it is confident. Up to ``max_num_run`` micro-rounds accumulate before
     the target verifies everything at once: in copy regions every round adds a whole chunk (a long
     draft); in edit regions PLD has nothing or the draft stops being confident (a short draft).
+
+    A draft that keeps disagreeing with the target (an untrained early exit of a small model agrees
+    on a few percent of tokens) would only cut good PLD chunks short, so once the target has judged
+    enough of the draft's own tokens and accepted too few, the draft is switched off for this
+    generation. Without it the length still adapts: after a fully accepted draft the number of PLD
+    chunks per verification doubles (up to ``max_num_run``), after a rejection it drops to one.
     """
 
     def __init__(
@@ -153,21 +161,35 @@ class MultiLayerDrafter:
     ) -> None:
         self.draft = _DraftModel(draft)
         self.lookup, self.prompt_length = lookup, prompt_length
-        self.chunk, self.rounds = config.micro_draft_tokens, config.max_num_run
-        self.min_prob = config.draft_min_prob
+        self.chunk, self.max_runs = config.micro_draft_tokens, config.max_num_run
+        self.min_prob, self.min_acceptance = config.draft_min_prob, config.draft_min_acceptance
+        self.runs = self.max_runs  # PLD-only mode: chunks per verification
+        self.judged = self.kept = 0  # the draft's own tokens the target has checked / accepted
+        self._segments: list[Segment] = []
 
     @property
     def forwards(self) -> int:
         return self.draft.runner.forwards
 
+    @property
+    def draft_enabled(self) -> bool:
+        return self.judged < DRAFT_PROBATION or self.kept >= self.min_acceptance * self.judged
+
     def propose(self, seq: list[int], limit: int, cancel: threading.Event | None) -> list[Segment]:
         segments: list[Segment] = []
         drafted: list[int] = []
-        for round_ in range(self.rounds):
+        use_draft = self.draft_enabled
+        for round_ in range(self.max_runs if use_draft else self.runs):
             if len(drafted) >= limit or (round_ and cancel is not None and cancel.is_set()):
                 break
             suffix = _generated_tail(seq, self.prompt_length, drafted, self.lookup.max_n)
             chunk = self.lookup.propose(suffix, min(self.chunk, limit - len(drafted)), advance=not round_)
+            if not use_draft:
+                if not chunk:
+                    break
+                _append(segments, "lookup", chunk)
+                drafted += chunk
+                continue
             logits = self.draft.run(seq, drafted, chunk)
             predicted = logits.argmax(dim=-1).tolist()
             agreed = 0
@@ -184,8 +206,20 @@ class MultiLayerDrafter:
                 break
             _append(segments, "draft", [token])
             drafted.append(token)
+        self._segments = segments
         return segments
 
     def commit(self, seq: list[int], old_length: int, accepted: int) -> None:
         self.draft.sync(old_length, accepted)
         self.lookup.extend(seq[old_length:])
+        proposed = sum(len(tokens) for _, tokens in self._segments)
+        left = accepted
+        for layer, tokens in self._segments:
+            kept = min(len(tokens), left)
+            if layer == "draft":
+                self.judged += min(len(tokens), left + 1)  # the first rejected token was judged too
+                self.kept += kept
+            left -= kept
+            if kept < len(tokens):
+                break  # nothing after the first rejection was judged
+        self.runs = min(self.max_runs, self.runs * 2) if accepted == proposed else 1

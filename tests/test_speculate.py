@@ -103,6 +103,7 @@ def test_every_method_is_greedy(data: st.DataObject, method: str, seed: int, pro
         early_exit_layers=data.draw(st.integers(1, 3), label="k"),
         num_draft_tokens=data.draw(st.integers(1, 8), label="draft tokens"),
         draft_min_prob=data.draw(st.sampled_from([0.0, 0.3, 0.9]), label="min prob"),
+        draft_min_acceptance=data.draw(st.sampled_from([0.0, 0.3, 1.0]), label="min acceptance"),
     )
     draft = data.draw(st.sampled_from(["self", "noisy", "same"]), label="draft")
     events = run(seed, prompt, original, config, draft, eos)
@@ -155,6 +156,22 @@ def test_layers_and_acceptance_flags_on_a_partial_copy() -> None:
     assert first_stats.proposed["lookup"] == 29 and first_stats.accepted["lookup"] == 20
     assert first_stats.acceptance("lookup") == pytest.approx(20 / 29)
     assert done.stats.target_forwards > 1
+
+
+def test_multilayer_switches_off_a_draft_that_keeps_being_rejected() -> None:
+    """An unrelated draft: once judged useless, only PLD feeds the target and no draft forward runs."""
+    prompt = [9, 8, 7]
+    ref = reference(0, tuple(prompt))
+    original = ref[:15] + [1, 2, 3] + ref[15:30] + [4, 5] + ref[30:]
+    config = SpecConfig(max_new_tokens=REFERENCE_LENGTH, micro_draft_tokens=6, draft_min_prob=0.0)
+    events = list(edit_stream(lively_llama(0), lively_llama(1), TOKENIZER, prompt, original, config))
+    done = check_events(events)
+    assert list(done.token_ids) == expected_output(ref, {EOS}, REFERENCE_LENGTH)
+    draft_forwards = [e.draft_forwards for e in events if isinstance(e, Stats)]
+    assert done.stats.proposed["draft"] >= 4
+    assert done.stats.accepted["draft"] < 0.3 * done.stats.proposed["draft"]
+    assert draft_forwards[-1] == draft_forwards[len(draft_forwards) // 2] > 0
+    assert done.stats.accepted["lookup"] > 0
 
 
 def _cancel_after(events: Iterator[Event], cancel: threading.Event, stats_seen: int) -> list[Event]:
