@@ -24,6 +24,7 @@ from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import DirectoryTree, Footer, Input, Static
 
+from app.apply import apply_proposal
 from app.files import FileRefused, read_editable
 from app.live import LiveText
 from app.review import Decision, ReviewState
@@ -34,6 +35,7 @@ from app.widgets.diff_view import DiffView
 from app.widgets.file_picker import FilePicker
 from app.widgets.history_input import HistoryInput
 from app.widgets.status_bar import StatusBar
+from decoding.edit_cache import EditCache, default_cache_path
 from decoding.events import Done, Error, Span, Stats
 from decoding.request import EditBackend, EditRequest
 from decoding.session import Proposal, propose_edit
@@ -80,6 +82,7 @@ class SpeceditApp(App[None]):
         self.args = args
         self.backend_factory = backend_factory
         self.backend: EditBackend | None = None
+        self.edit_cache: EditCache | None = None  # opened in the worker: it reads a file
         self._backend_lock = threading.Lock()
         self.model_label = f"{getattr(args, 'model', 'model')} (loads on first edit)"
         self.repo: EditRepo | None = None
@@ -207,13 +210,12 @@ class SpeceditApp(App[None]):
 
     @work(thread=True, group="git", exclusive=True, exit_on_error=False)
     def _apply_in_thread(
-        self, path: Path, new_text: str, request: EditRequest, meta: EditMeta, count: int
+        self, path: Path, new_text: str, request: EditRequest, proposal: Proposal, meta: EditMeta, count: int
     ) -> None:
+        """Commit (and let the edit cache and tuning log learn from it) off the event loop."""
         assert self.repo is not None
         try:
-            sha = self.repo.apply_edit(
-                path, new_text, request.original, instruction=request.instruction, meta=meta
-            )
+            sha = apply_proposal(self.repo, path, request, proposal, new_text, meta, self.edit_cache)
         except (VcsError, OSError) as exc:
             self.call_from_thread(self._error, f"not applied: {exc}")
             return
@@ -307,7 +309,9 @@ class SpeceditApp(App[None]):
         stats: Stats | None = None
         restart = False
         last = 0.0
-        for item in propose_edit(backend, request, fmt, cancel):
+        if self.edit_cache is None and not getattr(self.args, "no_cache", False):
+            self.edit_cache = EditCache(default_cache_path())
+        for item in propose_edit(backend, request, fmt, cancel, cache=self.edit_cache):
             now = time.monotonic()
             if isinstance(item, Span):
                 if restart:  # a lazy answer was refused and the whole file is being regenerated
@@ -422,7 +426,7 @@ class SpeceditApp(App[None]):
             tokens_per_s=stats.tokens_per_s,
             speedup=stats.tokens_per_target_forward or None,
         )
-        self._apply_in_thread(path, new_text, request, meta, len(accepted))
+        self._apply_in_thread(path, new_text, request, proposal, meta, len(accepted))
 
     def action_cancel(self) -> None:
         if self.cancel_event is not None:

@@ -36,8 +36,10 @@ SIZE = (140, 40)
 
 
 @pytest.fixture(autouse=True)
-def _private_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _private_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings and the edit cache go to the test's folder (a shared cache would answer repeated requests)."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
 
 
 @pytest.fixture
@@ -108,13 +110,20 @@ async def test_accept_one_reject_other_apply_commit_and_undo(repo: Path) -> None
         assert (repo / "calc.py").read_text() == FIRST_ONLY
 
 
-async def test_accept_all_applies_the_whole_proposal(repo: Path) -> None:
-    app = make_app(repo / "calc.py")
+async def test_accept_all_applies_the_whole_proposal_and_feeds_the_edit_cache(repo: Path) -> None:
+    backend = ScriptedBackend()
+    app = make_app(repo / "calc.py", backend)
     async with app.run_test(size=SIZE) as pilot:
         await ask(app, pilot)
         await pilot.press("R", "A", "enter")
         await settle(app, pilot)
         assert (repo / "calc.py").read_text() == PROPOSAL
+        await pilot.press("ctrl+z")
+        await settle(app, pilot)
+        await ask(app, pilot)  # the same request on the same text: answered without the model
+        assert len(backend.requests) == 1
+        assert app.proposal is not None and app.proposal.new_text == PROPOSAL
+        assert "edit cache" in notes(app)
 
 
 async def test_review_keys_type_letters_in_the_instruction_box(repo: Path) -> None:
