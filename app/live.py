@@ -18,6 +18,7 @@ from textual.content import Span as StyleSpan
 from decoding.events import Layer, Span
 
 REJECT_FLASH_S = 0.5
+FENCE = "```"  # the prompt opens the file with a code fence; the answer's file ends at the closing one
 LIVE_WINDOW_LINES = 400  # the live view follows the writing head; the full diff comes with review
 LAYER_STYLE: dict[str, str] = {
     "lookup": "$spec-lookup",
@@ -78,14 +79,20 @@ class LiveText:
         plain = text.split("\n")
         lines = self._with_rejected(Content(text, self._styles).split("\n", allow_blank=True), plain)
         complete, tail = lines[:-1], lines[-1]
+        new = [line.rstrip("\r") for line in plain[:-1]]
+        fence = next((i for i, line in enumerate(new) if line.strip() == FENCE), None)
+        if fence is not None:  # the answer ends at the closing fence, whatever the model adds after it
+            complete, new, finished = complete[:fence], new[:fence], True
         old = _lines(self.original)
         rows: list[Content] = []
-        for tag, i1, i2, j1, j2 in self._opcodes(old, [line.rstrip("\r") for line in plain[:-1]], finished):
+        for tag, i1, i2, j1, j2 in self._opcodes(old, new, finished):
             if tag in ("delete", "replace"):
                 rows.extend(Content.styled("- " + line, REMOVED_STYLE) for line in old[i1:i2])
             gutter = ("  ", "") if tag == "equal" else ("+ ", ADDED_GUTTER)
             rows.extend(Content.assemble(gutter, line) for line in complete[j1:j2])
-        if tail.plain or not finished:
+        if fence is not None:
+            rows.append(Content.styled(f"  {FENCE} end of the answer", "dim italic"))
+        elif tail.plain or not finished:
             rows.append(Content.assemble(("… ", "dim"), tail, ("▍", "$spec-target")))
         hidden = len(rows) - LIVE_WINDOW_LINES
         if hidden > 0:

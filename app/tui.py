@@ -362,7 +362,10 @@ class SpeceditApp(App[None]):
         assert self.review is not None
         view = self.query_one("#diff", DiffView)
         content, offsets = self.review.render()
-        view.border_title = "review: j/k move · a/r accept/reject · A/R all · enter apply"
+        count = len(self.review.hunks)
+        view.border_title = (
+            f"review · hunk {self.review.selected + 1}/{count}" if count else "review · no change"
+        )
         view.show(content)
         if offsets:
             view.reveal_row(offsets[self.review.selected])
@@ -457,6 +460,13 @@ class SpeceditApp(App[None]):
             + binding_rows("Instruction box", HistoryInput.BINDINGS)
             + [("Instruction box", "enter", "Generate the edit")]
             + binding_rows("Proposal pane (review)", DiffView.BINDINGS)
+            + [
+                (
+                    "Status bar",
+                    "speed-up est.",
+                    "tokens per target forward (plain decoding: 1); bench measures time",
+                )
+            ]
         )
         self.push_screen(HelpScreen(rows))
 

@@ -381,6 +381,14 @@ def test_live_text_colours_layers_and_flashes_rejected_drafts() -> None:
     assert live.text == "a = 1\nb = 2\n"
 
 
+def test_live_text_ends_the_file_at_the_closing_fence() -> None:
+    live = LiveText("x = 1\n")
+    live.add(Span("x = 2\n```\nchatter after the answer\n", (1,), "target", True), now=0.0)
+    shown = live.render(now=0.0).plain
+    assert "chatter" not in shown and "- x = 1" in shown and "+ x = 2" in shown
+    assert shown.splitlines()[-1].strip() == "``` end of the answer"
+
+
 def test_live_text_marks_changed_lines() -> None:
     live = LiveText("x = 1\ny = 2\n")
     live.add(Span("x = 1\ny = 3\n", (1,), "lookup", True), now=0.0)
@@ -412,7 +420,7 @@ def test_status_bar_labels_the_speed_up_as_an_estimate() -> None:
     )
     text = status_content("tiny (cpu)", Stats(**{**stats.__dict__, "elapsed": 2.0})).plain
     assert "50.0 tok/s" in text and "200 chars/s" in text and "lookup 75%" in text
-    assert "speed-up est. 4.0x (tokens/target forward)" in text
+    assert "speed-up est. 4.0x (tok/fwd)" in text
     assert status_content("tiny (cpu)", None).plain == "tiny (cpu)"
 
 

@@ -15,8 +15,10 @@ from textual.widgets import Static
 
 class DiffView(VerticalScroll, can_focus=True):
     BINDINGS = [
-        Binding("j,down", "app.hunk(1)", "Next hunk"),
-        Binding("k,up", "app.hunk(-1)", "Prev hunk"),
+        Binding("j", "app.hunk(1)", "Next hunk"),
+        Binding("k", "app.hunk(-1)", "Prev hunk"),
+        Binding("down", "app.hunk(1)", "Next hunk", show=False),
+        Binding("up", "app.hunk(-1)", "Prev hunk", show=False),
         Binding("a", "app.decide('accepted')", "Accept"),
         Binding("r", "app.decide('rejected')", "Reject"),
         Binding("A", "app.decide_all('accepted')", "Accept all"),

@@ -18,20 +18,18 @@ _LAYER_STYLE = {"lookup": "$spec-lookup", "draft": "$spec-draft", "target": "$sp
 def status_content(model: str, stats: Stats | None) -> Content:
     parts: list[Content] = [Content.styled(model, "bold")]
     if stats is not None and stats.new_tokens:
-        parts.append(Content(f"{stats.tokens_per_s:.1f} tok/s  {stats.chars_per_s:.0f} chars/s"))
+        parts.append(Content(f"{stats.tokens_per_s:.1f} tok/s {stats.chars_per_s:.0f} chars/s"))
         rates = [
             Content.assemble((layer, _LAYER_STYLE[layer]), f" {rate * 100:.0f}%")
             for layer in LAYERS
             if layer != "target" and (rate := stats.acceptance(layer)) is not None
         ]
         if rates:
-            parts.append(Content("accepted: ").append(Content(" ").join(rates)))
+            parts.append(Content("accepted ").append(Content(" ").join(rates)))
         if stats.cached:
             parts.append(Content("cached answer"))
         elif stats.target_forwards:
-            parts.append(
-                Content(f"speed-up est. {stats.tokens_per_target_forward:.1f}x (tokens/target forward)")
-            )
+            parts.append(Content(f"speed-up est. {stats.tokens_per_target_forward:.1f}x (tok/fwd)"))
     return Content(" │ ").join(parts)
 
 
