@@ -57,8 +57,9 @@ class ReviewState:
 
     def summary(self) -> str:
         counts = {d: sum(1 for h in self.hunks if self.decision(h) == d) for d in _MARK}
+        noun = "hunk" if len(self.hunks) == 1 else "hunks"
         return (
-            f"{len(self.hunks)} hunks: {counts['accepted']} accepted, {counts['rejected']} rejected, "
+            f"{len(self.hunks)} {noun}: {counts['accepted']} accepted, {counts['rejected']} rejected, "
             f"{counts['pending']} pending (applied unless rejected)"
         )
 

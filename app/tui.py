@@ -332,8 +332,8 @@ class SpeceditApp(App[None]):
             if now - last >= BATCH_S:
                 self.call_from_thread(self._show_live, live.render(now), stats)
                 last = now
-        self.call_from_thread(self._show_live, live.render(time.monotonic(), finished=True), stats)
         if cancel.is_set():
+            self.call_from_thread(self._clear_review, "Generation cancelled; nothing was changed.")
             self.call_from_thread(self._note, "generation cancelled; nothing was changed")
 
     def _show_live(self, content: Content, stats: Stats | None) -> None:

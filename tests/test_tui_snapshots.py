@@ -43,3 +43,11 @@ def test_main_screen_review(theme: str, tmp_path: Path, snap_compare) -> None:
     backend = ScriptedBackend()
     app = SpeceditApp(repo / "calc.py", model_args(theme=theme), backend_factory=lambda _a, _p: backend)
     assert snap_compare(app, terminal_size=SIZE, run_before=_review)
+
+
+def test_help_screen(tmp_path: Path, snap_compare) -> None:
+    repo = make_repo(tmp_path / "project")
+    app = SpeceditApp(
+        repo / "calc.py", model_args(theme="specedit-dark"), backend_factory=lambda _a, _p: None
+    )
+    assert snap_compare(app, terminal_size=(120, 40), press=["f1"])

@@ -39,13 +39,19 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(answer)
 
 
+_KEY_NAMES = {"question_mark": "?"}
+
+
 def binding_rows(where: str, bindings: Iterable[BindingType]) -> list[tuple[str, str, str]]:
-    """(where, keys, what) for every described binding, for the help screen."""
-    rows = []
+    """(where, keys, what) per action, keys of the same action joined, for the help screen."""
+    keys: dict[str, list[str]] = {}
+    described: dict[str, str] = {}
     for binding in bindings:
         if isinstance(binding, Binding) and binding.description:
-            rows.append((where, binding.key.replace(",", " / "), binding.description))
-    return rows
+            names = [_KEY_NAMES.get(key.strip(), key.strip()) for key in binding.key.split(",")]
+            keys.setdefault(binding.action, []).extend(names)
+            described.setdefault(binding.action, binding.description)
+    return [(where, " / ".join(keys[action]), described[action]) for action in keys]
 
 
 class HelpScreen(ModalScreen[None]):
