@@ -389,6 +389,24 @@ def test_live_text_ends_the_file_at_the_closing_fence() -> None:
     assert shown.splitlines()[-1].strip() == "``` end of the answer"
 
 
+def test_live_text_rows_rebuild_both_files_while_streaming() -> None:
+    original = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(100))
+    lines = original.splitlines(keepends=True)
+    lines[30] = "    return x - 10\n"
+    del lines[150:153]
+    lines.insert(200, "# a new comment\n")
+    proposal = "".join(lines)
+    live = LiveText(original)
+    for index, line in enumerate(lines):
+        live.add(Span(line, (index,), "lookup", True), now=float(index))
+        if index % 7 == 0:
+            live.render(now=float(index))  # intermediate renders move the diff's anchor
+    rows = live.render(now=1e9, finished=True).plain.splitlines()
+    assert [r[2:] for r in rows if r[:2] in ("  ", "- ")] == original.splitlines()
+    assert [r[2:] for r in rows if r[:2] in ("  ", "+ ")] == proposal.splitlines()
+    assert sum(r.startswith(("- ", "+ ")) for r in rows) == 2 + 3 + 1
+
+
 def test_live_text_marks_changed_lines() -> None:
     live = LiveText("x = 1\ny = 2\n")
     live.add(Span("x = 1\ny = 3\n", (1,), "lookup", True), now=0.0)
