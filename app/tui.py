@@ -271,7 +271,9 @@ class SpeceditApp(App[None]):
         self.review = None
         self.proposal = None
         self.cancel_event = threading.Event()
-        self.query_one("#diff", DiffView).border_title = "generating… (escape cancels)"
+        view = self.query_one("#diff", DiffView)
+        view.border_title = "generating… (escape cancels)"
+        view.show(Content.styled("Waiting for the model's first tokens…", "dim"))
         self.refresh_bindings()
         self._generate(self.request, self.cancel_event)
 
