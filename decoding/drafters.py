@@ -20,7 +20,7 @@ from decoding.lookup import PromptLookup
 
 Segment = tuple[Layer, list[int]]
 
-DRAFT_PROBATION = 4  # draft tokens the target judges before the draft's acceptance can switch it off
+DRAFT_PROBATION = 16  # output tokens the draft must guess before multilayer trusts (or drops) it
 
 
 class Proposer(Protocol):
@@ -150,10 +150,13 @@ class MultiLayerDrafter:
     draft); in edit regions PLD has nothing or the draft stops being confident (a short draft).
 
     A draft that keeps disagreeing with the target (an untrained early exit of a small model agrees
-    on a few percent of tokens) would only cut good PLD chunks short, so once the target has judged
-    enough of the draft's own tokens and accepted too few, the draft is switched off for this
-    generation. Without it the length still adapts: after a fully accepted draft the number of PLD
-    chunks per verification doubles (up to ``max_num_run``), after a rejection it drops to one.
+    on a few percent of tokens) would only cut good PLD chunks short. So the draft starts on
+    probation: it only reads the committed output (one cheap forward per round) and we count how
+    often its greedy guess was the target's token, while PLD alone feeds the target. After
+    ``DRAFT_PROBATION`` guesses it joins if it guessed at least ``draft_min_acceptance`` of them, and
+    is dropped for the rest of the generation as soon as the target accepts less than that share of
+    its own tokens. Without the draft the length still adapts: after a fully accepted draft the number
+    of PLD chunks per verification doubles (up to ``max_num_run``), after a rejection it drops to one.
     """
 
     def __init__(
@@ -164,7 +167,8 @@ class MultiLayerDrafter:
         self.chunk, self.max_runs = config.micro_draft_tokens, config.max_num_run
         self.min_prob, self.min_acceptance = config.draft_min_prob, config.draft_min_acceptance
         self.runs = self.max_runs  # PLD-only mode: chunks per verification
-        self.judged = self.kept = 0  # the draft's own tokens the target has checked / accepted
+        self.judged = self.kept = 0  # the draft's guesses checked against the target's tokens / right
+        self._next_guess: int | None = None  # probation: the draft's guess for the token it reads next
         self._segments: list[Segment] = []
 
     @property
@@ -172,12 +176,37 @@ class MultiLayerDrafter:
         return self.draft.runner.forwards
 
     @property
+    def on_probation(self) -> bool:
+        return self.judged < DRAFT_PROBATION
+
+    @property
     def draft_enabled(self) -> bool:
-        return self.judged < DRAFT_PROBATION or self.kept >= self.min_acceptance * self.judged
+        return not self.on_probation and self.kept >= self.min_acceptance * self.judged
+
+    def _probe(self, seq: list[int]) -> None:
+        """Let the draft read the output it has not seen and score its guesses (prompt excluded).
+
+        The last token stays unread, so that a draft forward always has input once the draft joins.
+        """
+        fed, end = self.draft.runner.length, len(seq) - 1
+        if fed >= end:
+            return
+        first = max(fed, self.prompt_length)  # first output position judged now
+        keep = max(1, end - max(fed, first - 1))  # rows guessing positions first+1 .. end
+        predicted = self.draft.runner.forward(seq[fed:end], keep=keep).argmax(dim=-1).tolist()
+        guesses = dict(zip(range(end - keep + 1, end + 1), predicted, strict=True))
+        if self._next_guess is not None and fed >= self.prompt_length:
+            guesses[fed] = self._next_guess
+        for position in range(first, end):
+            self.judged += 1
+            self.kept += guesses[position] == seq[position]
+        self._next_guess = predicted[-1]
 
     def propose(self, seq: list[int], limit: int, cancel: threading.Event | None) -> list[Segment]:
         segments: list[Segment] = []
         drafted: list[int] = []
+        if self.on_probation:
+            self._probe(seq)
         use_draft = self.draft_enabled
         for round_ in range(self.max_runs if use_draft else self.runs):
             if len(drafted) >= limit or (round_ and cancel is not None and cancel.is_set()):
@@ -213,6 +242,9 @@ class MultiLayerDrafter:
         self.draft.sync(old_length, accepted)
         self.lookup.extend(seq[old_length:])
         proposed = sum(len(tokens) for _, tokens in self._segments)
+        self.runs = min(self.max_runs, self.runs * 2) if accepted == proposed else 1
+        if not self.draft_enabled:
+            return
         left = accepted
         for layer, tokens in self._segments:
             kept = min(len(tokens), left)
@@ -222,4 +254,3 @@ class MultiLayerDrafter:
             left -= kept
             if kept < len(tokens):
                 break  # nothing after the first rejection was judged
-        self.runs = min(self.max_runs, self.runs * 2) if accepted == proposed else 1
