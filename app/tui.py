@@ -134,6 +134,11 @@ class SpeceditApp(App[None]):
             self.query_one("#picker").focus()
         self._connect_repo()
 
+    def on_unmount(self) -> None:
+        """Quitting mid-generation stops the worker at its next event instead of finishing the file."""
+        if self.cancel_event is not None:
+            self.cancel_event.set()
+
     # -- files -----------------------------------------------------------------------------------
 
     def on_directory_tree_file_selected(self, event: DirectoryTree.FileSelected) -> None:
