@@ -8,8 +8,6 @@ from pathlib import Path
 
 from app.options import add_model_options
 
-MAX_FILE_BYTES = 1_000_000
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -36,25 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_model_options(p)
 
 
-def read_text_file(path: Path) -> str:
-    """The file's text, or a clear error for what the editor cannot handle."""
-    if not path.is_file():
-        raise ValueError(f"not a file: {path}")
-    data = path.read_bytes()
-    if len(data) > MAX_FILE_BYTES:
-        raise ValueError(
-            f"{path} is {len(data) // 1024} KiB; files over {MAX_FILE_BYTES // 1024} KiB are not edited"
-        )
-    if b"\0" in data[:8192]:
-        raise ValueError(f"{path} looks binary")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path} is not UTF-8 text ({exc.reason})") from exc
-
-
 def run(args: argparse.Namespace) -> int:
     from app.apply import apply_proposal
+    from app.files import FileRefused, read_editable
     from app.progress import StderrProgress, format_stats
     from decoding.edit_cache import EditCache, default_cache_path
     from decoding.events import Done, Error, Stats
@@ -65,9 +47,11 @@ def run(args: argparse.Namespace) -> int:
 
     path = Path(args.file).resolve()
     try:
-        original = read_text_file(path)
+        if not path.is_file():
+            raise FileRefused(f"not a file: {path}")
+        original = read_editable(path)
         repo = EditRepo.open(path.parent, init=args.init) if args.yes else None
-    except (ValueError, VcsError) as exc:
+    except (FileRefused, VcsError) as exc:
         print(f"specedit: {exc}", file=sys.stderr)
         return 2
 
