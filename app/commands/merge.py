@@ -24,14 +24,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.commands.edit import read_text_file
+    from app.files import FileRefused, read_editable
     from decoding.lazy import MergeRefused, merge_lazy
     from decoding.prompts import language_for
 
     try:
-        original = read_text_file(Path(args.original))
-        answer = read_text_file(Path(args.answer))
-    except (OSError, ValueError) as exc:
+        original = read_editable(Path(args.original))
+        answer = read_editable(Path(args.answer))
+    except FileRefused as exc:
         print(f"specedit merge: {exc}", file=sys.stderr)
         return 2
     language = args.language or language_for(args.original)
