@@ -24,6 +24,9 @@ def _shallow_clone(module: nn.Module) -> nn.Module:
     clone.__dict__ = dict(module.__dict__)
     for registry in ("_modules", "_parameters", "_buffers"):
         clone.__dict__[registry] = dict(module.__dict__[registry])
+    # An instance-level forward (accelerate hooks, patches) is bound to the original module: it would
+    # run the full target instead of the clone.
+    clone.__dict__.pop("forward", None)
     return clone
 
 

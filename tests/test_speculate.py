@@ -15,7 +15,7 @@ from decoding.drafters import DRAFT_PROBATION
 from decoding.events import LAYERS, Done, Error, Event, Span, Stats
 from decoding.speculate import edit_stream
 from tests.spec_support import expected_output, greedy_reference, lively_llama, noisy_copy
-from tests.tiny_models import make_byte_tokenizer
+from tests.tiny_models import make_byte_tokenizer, make_tiny_llama
 
 torch.set_num_threads(1)
 TOKENIZER = make_byte_tokenizer()
@@ -215,7 +215,7 @@ def test_cancel_before_start_yields_empty_done() -> None:
 
 
 def test_out_of_memory_becomes_an_error_event(monkeypatch: pytest.MonkeyPatch) -> None:
-    target = lively_llama(0)
+    target = make_tiny_llama(0)  # not the shared models: patching leaves an instance attribute
 
     def boom(*args: object, **kwargs: object) -> None:
         raise torch.OutOfMemoryError("CUDA out of memory")
