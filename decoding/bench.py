@@ -13,7 +13,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -117,19 +117,19 @@ def parse_grid(specs: Sequence[str]) -> list[dict[str, int]]:
 class Runner:
     """Runs one method on one item and measures it; owns nothing but the loaded backend."""
 
-    def __init__(self, backend: LocalBackend, base: SpecConfig) -> None:
+    def __init__(self, backend: LocalBackend) -> None:
         self.backend = backend
-        self.base = base
+        self.base = backend.config
 
     def run(
         self, item: BenchItem, method: str, overrides: dict[str, int] | None = None
     ) -> tuple[list[int], MethodRun]:
         request = EditRequest(path=item.path, original=item.before, instruction=item.instruction)
         prompt_ids, original_ids = self.backend.encode(request)
-        budget = self.backend.budget(original_ids)
         if method in HF_METHODS:
-            return self._run_hf(item, method, prompt_ids, budget)
-        config = replace(self.base, method=method, max_new_tokens=budget, **(overrides or {}))
+            config = self.backend.config_for(request, original_ids)
+            return self._run_hf(item, method, prompt_ids, config)
+        config = self.backend.config_for(request, original_ids, method=method, **(overrides or {}))
         m = self.backend.models
         from decoding.speculate import edit_stream
 
@@ -160,7 +160,7 @@ class Runner:
         return list(done.token_ids), run
 
     def _run_hf(
-        self, item: BenchItem, method: str, prompt_ids: list[int], budget: int
+        self, item: BenchItem, method: str, prompt_ids: list[int], config: SpecConfig
     ) -> tuple[list[int], MethodRun]:
         """transformers' own ``generate`` as the baseline users already have (forwards counted by hooks)."""
         import torch
@@ -190,7 +190,8 @@ class Runner:
                     ids,
                     attention_mask=torch.ones_like(ids),
                     do_sample=False,
-                    max_new_tokens=budget,
+                    max_new_tokens=config.max_new_tokens,
+                    stopping_criteria=_stop_criteria(m.tokenizer, config.stop_text),
                     pad_token_id=m.tokenizer.pad_token_id or m.tokenizer.eos_token_id,
                     **kwargs,
                 )
@@ -219,6 +220,13 @@ class Runner:
         from decoding.selfspec import early_exit_draft
 
         return early_exit_draft(m.target, self.base.early_exit_layers)
+
+
+def _stop_criteria(tokenizer: Any, stop_text: str | None) -> Any:
+    """The closing-fence stop as a ready criterion (``stop_strings=`` breaks with an assistant model)."""
+    from transformers import StoppingCriteriaList, StopStringCriteria
+
+    return StoppingCriteriaList([StopStringCriteria(tokenizer, [stop_text])] if stop_text else [])
 
 
 def _eos_ids(models: Any) -> list[int]:

@@ -23,6 +23,7 @@ class SpecConfig:
     micro_draft_tokens: int = 40  # PLD tokens the draft checks per micro-round (Blazedit)
     max_num_run: int = 4  # micro-rounds accumulated before one target verification
     position_aware: bool = True  # prefer the match after the last copied position
+    stop_text: str | None = None  # generation ends at the token completing this text (closing fence)
     early_exit_layers: int | None = None  # k for the self-speculative draft (None => sensible default)
     num_draft_tokens: int = 6  # starting draft length of the `draft` method (then adapts)
     max_draft_tokens: int = 32  # cap of the `draft` method's adaptive length

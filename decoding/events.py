@@ -71,7 +71,7 @@ class Done:
     token_ids: tuple[int, ...]
     stats: Stats
     cancelled: bool = False
-    stop_reason: Literal["eos", "max_new_tokens", "cancelled", "cached", "remote"] = "eos"
+    stop_reason: Literal["eos", "stop", "max_new_tokens", "cancelled", "cached", "remote"] = "eos"
 
 
 @dataclass(frozen=True)

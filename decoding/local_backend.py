@@ -9,7 +9,7 @@ from dataclasses import replace
 from decoding.config import SpecConfig
 from decoding.events import Event
 from decoding.models import LoadedModels
-from decoding.prompts import render_prompt
+from decoding.prompts import render_prompt, stop_text
 from decoding.request import EditRequest
 from decoding.speculate import edit_stream
 
@@ -38,8 +38,14 @@ class LocalBackend:
         original_ids = tok(request.original, add_special_tokens=False)["input_ids"]
         return prompt_ids, original_ids
 
+    def config_for(self, request: EditRequest, original_ids: list[int], **overrides: object) -> SpecConfig:
+        """This request's settings: its token budget and the closing fence that ends the answer."""
+        return replace(
+            self.config, max_new_tokens=self.budget(original_ids), stop_text=stop_text(request), **overrides
+        )
+
     def stream(self, request: EditRequest, cancel: threading.Event | None = None) -> Iterator[Event]:
         prompt_ids, original_ids = self.encode(request)
-        config = replace(self.config, max_new_tokens=self.budget(original_ids))
+        config = self.config_for(request, original_ids)
         m = self.models
         yield from edit_stream(m.target, m.draft, m.tokenizer, prompt_ids, original_ids, config, cancel)

@@ -7,6 +7,7 @@ no chatter stripped. Generation ends at the closing fence (the model emits it an
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePath
 
 from decoding.request import EditRequest
@@ -69,8 +70,20 @@ def comment_marker(language: str) -> str:
     return "// ... existing code ..."
 
 
+def fence_for(original: str) -> str:
+    """A fence longer than any backtick fence in the file (Markdown), so the answer's end is unambiguous."""
+    longest = max((len(m.group(0)) for m in re.finditer(r"(?m)^`{3,}", original)), default=2)
+    return "`" * max(3, longest + 1)
+
+
 def fence_open(request: EditRequest) -> str:
-    return f"```{language_for(request.path)}\n"
+    return f"{fence_for(request.original)}{language_for(request.path)}\n"
+
+
+def stop_text(request: EditRequest) -> str:
+    """What ends a whole or lazy answer: the closing fence on its own line (small models often go on
+    chatting after it instead of emitting EOS)."""
+    return f"\n{fence_for(request.original)}\n"
 
 
 def chat_messages(request: EditRequest) -> list[dict[str, str]]:
@@ -81,7 +94,10 @@ def chat_messages(request: EditRequest) -> list[dict[str, str]]:
         if request.original.endswith("\n") or not request.original
         else request.original + "\n"
     )
-    user = f"Instruction: {request.instruction.strip()}\n\nFile `{request.path}`:\n```{lang}\n{body}```"
+    fence = fence_for(request.original)
+    user = (
+        f"Instruction: {request.instruction.strip()}\n\nFile `{request.path}`:\n{fence}{lang}\n{body}{fence}"
+    )
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
@@ -102,10 +118,11 @@ def extract_file(answer: str, original: str) -> str:
     Everything up to the first closing fence line is the file; a missing fence (budget hit) keeps the
     whole answer. The original's trailing-newline convention is kept so a no-op edit diffs empty.
     """
+    fence = fence_for(original)
     lines = answer.splitlines(keepends=True)
     kept: list[str] = []
     for line in lines:
-        if line.strip() == "```":
+        if line.strip() == fence:
             break
         kept.append(line)
     text = "".join(kept)

@@ -29,7 +29,36 @@ from decoding.selfspec import early_exit_draft
 
 log = logging.getLogger(__name__)
 
-StopReason = Literal["eos", "max_new_tokens", "cancelled"]
+StopReason = Literal["eos", "stop", "max_new_tokens", "cancelled"]
+
+
+class StopText:
+    """Finds the token that completes the stop text (the answer's closing fence) in committed output.
+
+    It decodes only a short window of the latest tokens (enough bytes for the stop text, so a
+    multi-byte character split over tokens is whole), so the check costs nothing proportional to the
+    output's length. Until the window slides, a newline stands before the output, so an answer that is
+    only the closing fence (an emptied file) stops too.
+    """
+
+    def __init__(self, tokenizer: object, text: str) -> None:
+        self.decode = tokenizer.decode  # type: ignore[attr-defined]
+        self.text = text
+        self.window = len(text.encode("utf-8")) + 4
+        self.recent: list[int] = []
+        self.seen = 0
+
+    def scan(self, tokens: Sequence[int]) -> int | None:
+        """Index in ``tokens`` of the token completing the stop text, if any."""
+        for i, token in enumerate(tokens):
+            self.recent = [*self.recent[1 - self.window :], token]
+            self.seen += 1
+            text = self.decode(self.recent)
+            if self.seen <= self.window:
+                text = "\n" + text
+            if self.text in text:
+                return i
+        return None
 
 
 def eos_token_ids(target: PreTrainedModel, tokenizer: object) -> frozenset[int]:
@@ -91,6 +120,7 @@ class _Run:
         self.proposer = proposer
         self.detok = IncrementalDetokenizer(tokenizer)
         self.eos = eos_token_ids(target, tokenizer)
+        self.stop = StopText(tokenizer, config.stop_text) if config.stop_text else None
         self.seq = list(prompt_ids)
         self.prompt_length = len(self.seq)
         self.config = config
@@ -167,6 +197,8 @@ class _Run:
             if token in self.eos:
                 new, reason = new[: i + 1], "eos"
                 break
+        if self.stop is not None and (cut := self.stop.scan(new)) is not None:
+            new, reason = new[: cut + 1], "stop"
         if reason is None and len(new) >= remaining:
             new, reason = new[:remaining], "max_new_tokens"
         old_length = len(self.seq)

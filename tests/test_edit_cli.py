@@ -87,6 +87,6 @@ def test_edit_refuses_binary_missing_and_unversioned_files(tiny_dir, repo, tmp_p
 
 
 def test_unknown_model_is_a_clear_error(repo, capsys):
-    assert main(["edit", str(repo / "m.py"), "-m", "x", "--model", "no/such-model-here"]) == 1
+    assert main(["edit", str(repo / "m.py"), "-m", "x", "--model", str(repo / "no-such-model")]) == 1
     err = capsys.readouterr().err
     assert "could not start the model" in err and "Traceback" not in err

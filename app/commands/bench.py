@@ -196,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"specedit bench: cannot use the draft adapter {args.draft_adapter}", file=sys.stderr)
             return 2
     backend = LocalBackend(models, SpecConfig(), args.max_new_tokens)
-    runner = bench.Runner(backend, SpecConfig())
+    runner = bench.Runner(backend)
     console = Console(stderr=True)
     with Progress(
         TextColumn("{task.description}"),
