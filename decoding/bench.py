@@ -172,16 +172,22 @@ class Runner:
             kwargs["max_matching_ngram_size"] = self.base.max_matching_ngram_size
         else:
             kwargs["assistant_model"] = self.assistant()
-        counts = {"target": 0, "draft": 0}
+        # Count decoder-layer calls, not model calls: the self-speculative draft is a shallow clone of
+        # the target and shares its module hooks. The target's last layer runs only in target forwards;
+        # the assistant's first layer runs in its own forwards (and in the target's when shared).
+        target_layers = m.target.get_decoder().layers
+        counts = {"last": 0, "first": 0}
         hooks = [
-            m.target.register_forward_hook(lambda *_: counts.__setitem__("target", counts["target"] + 1))
+            target_layers[-1].register_forward_hook(lambda *_: counts.__setitem__("last", counts["last"] + 1))
         ]
-        if "assistant_model" in kwargs:
+        assistant = kwargs.get("assistant_model")
+        shared = False
+        if assistant is not None:
+            first = assistant.get_decoder().layers[0]
             hooks.append(
-                kwargs["assistant_model"].register_forward_hook(
-                    lambda *_: counts.__setitem__("draft", counts["draft"] + 1)
-                )
+                first.register_forward_hook(lambda *_: counts.__setitem__("first", counts["first"] + 1))
             )
+            shared = first is target_layers[0]
         ids = torch.tensor([prompt_ids], device=m.device)
         try:
             start = time.perf_counter()
@@ -206,8 +212,9 @@ class Runner:
                 new = new[:i]
                 break
         text = m.tokenizer.decode(new, skip_special_tokens=True)
+        draft_forwards = counts["first"] - (counts["last"] if assistant is not None and shared else 0)
         run = MethodRun(
-            item.id, method, True, None, len(new), len(text), seconds, counts["target"], counts["draft"]
+            item.id, method, True, None, len(new), len(text), seconds, counts["last"], draft_forwards
         )
         run.edit_ratio = item.edit_ratio
         return new, run
