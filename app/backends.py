@@ -5,10 +5,29 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from decoding.request import EditBackend
 
+if TYPE_CHECKING:
+    from decoding.models import LoadedModels
+
 Progress = Callable[[str, float | None], None]
+
+
+def load_models_from_args(
+    args: argparse.Namespace, progress: Progress | None = None, **overrides: object
+) -> LoadedModels:
+    """The models named by the shared --model/--draft/--device/--dtype/--load-in-4bit options."""
+    from decoding.models import load_models
+
+    options: dict[str, object] = {
+        "device": args.device,
+        "dtype": args.dtype,
+        "load_in_4bit": getattr(args, "load_in_4bit", None),
+        "progress": progress,
+    }
+    return load_models(args.model, args.draft, **(options | overrides))  # type: ignore[arg-type]
 
 
 def make_backend(
@@ -26,16 +45,8 @@ def make_backend(
 
     from decoding.config import SpecConfig
     from decoding.local_backend import LocalBackend
-    from decoding.models import load_models
 
-    models = load_models(
-        args.model,
-        args.draft,
-        device=args.device,
-        dtype=args.dtype,
-        load_in_4bit=args.load_in_4bit,
-        progress=progress,
-    )
+    models = load_models_from_args(args, progress)
     if args.method in ("draft", "multilayer"):
         from decoding.tune import use_tuned_draft
 

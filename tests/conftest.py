@@ -8,6 +8,7 @@ skipped with a loud reason rather than failing.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import NoReturn
 
 import pytest
@@ -31,3 +32,14 @@ def builtin_models() -> LoadedModels:
         return load_models("smollm2", device="cpu")
     except FetchError as exc:
         skip_without_builtin(exc)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny seeded model + byte tokenizer saved like a real checkpoint (``--model DIR`` resolves it)."""
+    from tests.tiny_models import make_byte_tokenizer, make_tiny_llama
+
+    path = tmp_path_factory.mktemp("tiny-model")
+    make_tiny_llama(seed=5, num_layers=4).save_pretrained(path)
+    make_byte_tokenizer().save_pretrained(path)
+    return path

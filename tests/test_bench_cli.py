@@ -7,15 +7,6 @@ import json
 import pytest
 
 from app.cli import main
-from tests.tiny_models import make_byte_tokenizer, make_tiny_llama
-
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("tiny-bench-model")
-    make_tiny_llama(seed=5, num_layers=4).save_pretrained(path)
-    make_byte_tokenizer().save_pretrained(path)
-    return path
 
 
 @pytest.fixture()
@@ -34,73 +25,56 @@ def dataset(tmp_path):
     return p
 
 
-def test_bench_runs_all_methods_identically_and_writes_json_and_plot(tiny_dir, dataset, tmp_path, capsys):
+def bench(model_dir, dataset, *extra):
+    """Run the bench on the tiny model with a small budget; the exit code."""
+    base = ["bench", "--dataset", str(dataset), "--model", str(model_dir), "--max-new-tokens", "8"]
+    return main([*base, *extra])
+
+
+def test_bench_runs_all_methods_identically_and_writes_json_and_plot(
+    tiny_model_dir, dataset, tmp_path, capsys
+):
     out_json, out_png = tmp_path / "b.json", tmp_path / "b.png"
-    code = main(
-        [
-            "bench",
-            "--dataset",
-            str(dataset),
-            "--model",
-            str(tiny_dir),
-            "--max-new-tokens",
-            "12",
-            "--methods",
-            "regular,lookup,draft,multilayer,hf-pld,hf-assisted",
-            "--json",
-            str(out_json),
-            "--plot",
-            str(out_png),
-        ]
+    methods = "regular,lookup,draft,multilayer,hf-pld,hf-assisted"
+    code = bench(
+        tiny_model_dir,
+        dataset,
+        "--no-warmup",
+        "--methods",
+        methods,
+        "--json",
+        str(out_json),
+        "--plot",
+        str(out_png),
     )
     printed = capsys.readouterr().out
     assert code == 0, printed
     data = json.loads(out_json.read_text())
-    methods = {r["method"] for r in data["runs"]}
-    assert methods == {"regular", "lookup", "draft", "multilayer", "hf-pld", "hf-assisted"}
+    assert {r["method"] for r in data["runs"]} == set(methods.split(","))
     assert all(r["identical"] for r in data["runs"])
     assert len(data["runs"]) == 2 * 6
     assert out_png.stat().st_size > 0
     assert "multilayer" in printed and "x regular" in printed
 
 
-def test_grid_mode_reports_best_config(tiny_dir, dataset, capsys):
-    code = main(
-        [
-            "bench",
-            "--dataset",
-            str(dataset),
-            "--model",
-            str(tiny_dir),
-            "--max-new-tokens",
-            "8",
-            "--methods",
-            "regular",
-            "--limit",
-            "1",
-            "--no-warmup",
-            "--grid",
-            "max_num_run=1,2",
-        ]
+def test_grid_mode_reports_best_config(tiny_model_dir, dataset, capsys):
+    code = bench(
+        tiny_model_dir,
+        dataset,
+        "--methods",
+        "regular",
+        "--limit",
+        "1",
+        "--no-warmup",
+        "--grid",
+        "max_num_run=1,2",
     )
     assert code == 0
     assert "best config: multilayer[max_num_run=" in capsys.readouterr().out
 
 
-def test_compare_formats_reports_whole_and_lazy(tiny_dir, dataset, capsys):
-    code = main(
-        [
-            "bench",
-            "--dataset",
-            str(dataset),
-            "--model",
-            str(tiny_dir),
-            "--max-new-tokens",
-            "8",
-            "--compare-formats",
-        ]
-    )
-    assert code == 0
+def test_compare_formats_reports_whole_and_lazy(tiny_model_dir, dataset, capsys):
+    assert bench(tiny_model_dir, dataset, "--compare-formats") == 0
     out = capsys.readouterr().out
     assert "whole" in out and "lazy" in out
 

@@ -7,16 +7,7 @@ import subprocess
 import pytest
 
 from app.cli import main
-from tests.tiny_models import make_byte_tokenizer, make_tiny_llama
 from vcs.repo import EditRepo
-
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("tiny-model")
-    make_tiny_llama(seed=3, num_layers=2).save_pretrained(path)
-    make_byte_tokenizer().save_pretrained(path)
-    return path
 
 
 @pytest.fixture(autouse=True)
@@ -38,21 +29,30 @@ def repo(tmp_path):
     return tmp_path
 
 
-def edit(tiny_dir, file, *extra):
-    args = ["edit", str(file), "-m", "make f return 2", "--model", str(tiny_dir), "--max-new-tokens", "12"]
+def edit(tiny_model_dir, file, *extra):
+    args = [
+        "edit",
+        str(file),
+        "-m",
+        "make f return 2",
+        "--model",
+        str(tiny_model_dir),
+        "--max-new-tokens",
+        "12",
+    ]
     return main([*args, *extra])
 
 
-def test_edit_prints_diff_and_writes_nothing_without_yes(tiny_dir, repo, capsys):
-    assert edit(tiny_dir, repo / "m.py") == 0
+def test_edit_prints_diff_and_writes_nothing_without_yes(tiny_model_dir, repo, capsys):
+    assert edit(tiny_model_dir, repo / "m.py") == 0
     out = capsys.readouterr()
     assert out.out.startswith("--- a/m.py") or "proposed no change" in out.err
     assert (repo / "m.py").read_text() == "def f():\n    return 1\n"
     assert git(repo, "rev-list", "--count", "HEAD").strip() == "1"
 
 
-def test_edit_with_yes_commits_the_proposal(tiny_dir, repo, capsys):
-    assert edit(tiny_dir, repo / "m.py", "--yes", "--method", "multilayer") == 0
+def test_edit_with_yes_commits_the_proposal(tiny_model_dir, repo, capsys):
+    assert edit(tiny_model_dir, repo / "m.py", "--yes", "--method", "multilayer") == 0
     err = capsys.readouterr().err
     assert "applied and committed" in err
     records = EditRepo.open(repo).log()
@@ -61,28 +61,28 @@ def test_edit_with_yes_commits_the_proposal(tiny_dir, repo, capsys):
     assert git(repo, "status", "--porcelain") == ""
 
 
-def test_applied_edit_feeds_cache_and_log(tiny_dir, repo, capsys):
-    assert edit(tiny_dir, repo / "m.py", "--yes") == 0
+def test_applied_edit_feeds_cache_and_log(tiny_model_dir, repo, capsys):
+    assert edit(tiny_model_dir, repo / "m.py", "--yes") == 0
     applied = (repo / "m.py").read_text()
     log_file = repo / ".git" / "specedit" / "edits.jsonl"
     assert log_file.is_file() and "make f return 2" in log_file.read_text()
     git(repo, "reset", "-q", "--hard", "HEAD~1")  # back to the original content
     capsys.readouterr()
-    assert edit(tiny_dir, repo / "m.py", "--yes") == 0
+    assert edit(tiny_model_dir, repo / "m.py", "--yes") == 0
     assert "cached" in capsys.readouterr().err
     assert (repo / "m.py").read_text() == applied
     assert len(log_file.read_text().splitlines()) == 1  # a cache hit teaches the draft nothing new
 
 
-def test_edit_refuses_binary_missing_and_unversioned_files(tiny_dir, repo, tmp_path_factory, capsys):
+def test_edit_refuses_binary_missing_and_unversioned_files(tiny_model_dir, repo, tmp_path_factory, capsys):
     (repo / "b.bin").write_bytes(b"\x00\x01\x02")
-    assert edit(tiny_dir, repo / "b.bin") == 2
+    assert edit(tiny_model_dir, repo / "b.bin") == 2
     assert "binary" in capsys.readouterr().err
-    assert edit(tiny_dir, repo / "nope.py") == 2
+    assert edit(tiny_model_dir, repo / "nope.py") == 2
     assert "not a file" in capsys.readouterr().err
     loose = tmp_path_factory.mktemp("loose")
     (loose / "x.py").write_text("x = 1\n")
-    assert edit(tiny_dir, loose / "x.py", "--yes") == 2
+    assert edit(tiny_model_dir, loose / "x.py", "--yes") == 2
     assert "init" in capsys.readouterr().err
 
 

@@ -151,11 +151,12 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from app.backends import load_models_from_args
     from app.progress import StderrProgress
     from decoding import bench
     from decoding.config import SpecConfig
     from decoding.local_backend import LocalBackend
-    from decoding.models import ModelError, load_models
+    from decoding.models import ModelError
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = sorted(set(methods) - set(bench.ALL_METHODS))
@@ -178,14 +179,7 @@ def run(args: argparse.Namespace) -> int:
         print("specedit bench: the dataset has no items", file=sys.stderr)
         return 2
     try:
-        models = load_models(
-            args.model,
-            args.draft,
-            device=args.device,
-            dtype=args.dtype,
-            load_in_4bit=args.load_in_4bit,
-            progress=StderrProgress(),
-        )
+        models = load_models_from_args(args, StderrProgress())
     except ModelError as exc:
         print(f"specedit bench: {exc}", file=sys.stderr)
         return 1

@@ -93,7 +93,8 @@ def _reset(args: argparse.Namespace) -> int:
 
 
 def _tune(args: argparse.Namespace, records: list[EditRecord]) -> int:
-    from decoding.models import ModelError, load_models
+    from app.backends import load_models_from_args
+    from decoding.models import ModelError
     from decoding.tune import TuneConfig, tune_models
 
     try:
@@ -102,13 +103,8 @@ def _tune(args: argparse.Namespace, records: list[EditRecord]) -> int:
         print(f"specedit tune: {exc}", file=sys.stderr)
         return 2
     try:
-        models = load_models(
-            args.model,
-            args.draft,
-            device=args.device,
-            dtype=args.dtype,
-            load_in_4bit=False,
-            progress=lambda message, _fraction: print(message, flush=True),
+        models = load_models_from_args(
+            args, lambda message, _fraction: print(message, flush=True), load_in_4bit=False
         )
     except ModelError as exc:
         print(f"specedit tune: {exc}", file=sys.stderr)
