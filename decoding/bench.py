@@ -444,3 +444,29 @@ def summarize_formats(runs: Sequence[FormatRun]) -> dict[str, dict[str, float]]:
                 "merged": sum(r.merged for r in rs),
             }
     return out
+
+
+def markdown_tables(payload: dict[str, Any]) -> str:
+    """The summary and per-bucket tables of a ``--json`` payload as Markdown (for docs/benchmarks.md)."""
+    head = (
+        "| method | n | identical | mean chars/s | P50 | P90 | tok/s | tok/fwd | x regular "
+        "| lookup acc | draft acc |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|\n"
+    )
+
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{v * 100:.0f}%"
+
+    def table(rows: list[dict[str, Any]]) -> str:
+        return head + "".join(
+            f"| {r['label']} | {r['n']} | {r['identical']}/{r['n']} | {r['mean_cps']:.1f} "
+            f"| {r['p50_cps']:.1f} "
+            f"| {r['p90_cps']:.1f} | {r['mean_tps']:.1f} | {r['tokens_per_forward']:.2f} "
+            f"| {r['speedup_vs_regular']:.2f}x | {pct(r['lookup_acc'])} | {pct(r['draft_acc'])} |\n"
+            for r in rows
+        )
+
+    parts = [f"All {payload['items']} items:\n\n" + table(payload["summary"])]
+    for name, rows in payload.get("buckets", {}).items():
+        parts.append(f"Edit ratio {name}:\n\n" + table(rows))
+    return "\n".join(parts)

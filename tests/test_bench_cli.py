@@ -34,7 +34,7 @@ def bench(model_dir, dataset, *extra):
 def test_bench_runs_all_methods_identically_and_writes_json_and_plot(
     tiny_model_dir, dataset, tmp_path, capsys
 ):
-    out_json, out_png = tmp_path / "b.json", tmp_path / "b.png"
+    out_json, out_png, out_md = tmp_path / "b.json", tmp_path / "b.png", tmp_path / "b.md"
     methods = "regular,lookup,draft,multilayer,hf-pld,hf-assisted"
     code = bench(
         tiny_model_dir,
@@ -46,6 +46,8 @@ def test_bench_runs_all_methods_identically_and_writes_json_and_plot(
         str(out_json),
         "--plot",
         str(out_png),
+        "--markdown",
+        str(out_md),
     )
     printed = capsys.readouterr().out
     assert code == 0, printed
@@ -54,6 +56,7 @@ def test_bench_runs_all_methods_identically_and_writes_json_and_plot(
     assert all(r["identical"] for r in data["runs"])
     assert len(data["runs"]) == 2 * 6
     assert out_png.stat().st_size > 0
+    assert "| multilayer | 2 | 2/2 |" in out_md.read_text()
     assert "multilayer" in printed and "x regular" in printed
 
 

@@ -48,6 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-warmup", action="store_true", help="skip the warm-up item")
     p.add_argument("--json", type=Path, default=None, help="write every run and the summary here")
+    p.add_argument("--markdown", type=Path, default=None, help="the summary tables as Markdown")
     p.add_argument("--plot", type=Path, default=None, help="PNG of chars/s vs edit ratio per method")
     add_model_options(p)
 
@@ -112,6 +113,11 @@ def _table(title: str, rows: list[Any], baseline: Any) -> Any:
     return t
 
 
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
 def _report_formats(runs: list[Any], args: argparse.Namespace, model: str) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -132,8 +138,8 @@ def _report_formats(runs: list[Any], args: argparse.Namespace, model: str) -> in
         )
     Console(width=None if sys.stdout.isatty() else 200).print(t)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(
+        _write(
+            args.json,
             json.dumps(
                 {
                     "machine": _machine(),
@@ -142,7 +148,7 @@ def _report_formats(runs: list[Any], args: argparse.Namespace, model: str) -> in
                     "runs": [r.__dict__ for r in runs],
                 },
                 indent=1,
-            )
+            ),
         )
     return 0
 
@@ -235,7 +241,7 @@ def run(args: argparse.Namespace) -> int:
             f"[red]NOT IDENTICAL[/red] {escape(r.item_id)} {escape(bench.label(r))}: "
             f"first differing token {r.first_diff}"
         )
-    if args.json:
+    if args.json or args.markdown:
         payload = {
             "machine": _machine(),
             "model": models.describe(),
@@ -245,8 +251,10 @@ def run(args: argparse.Namespace) -> int:
             "buckets": {name: [r.__dict__ for r in brows] for name, brows in bench.iter_buckets(runs)},
             "runs": [r.to_json() for r in runs],
         }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(payload, indent=1))
+        if args.json:
+            _write(args.json, json.dumps(payload, indent=1))
+        if args.markdown:
+            _write(args.markdown, bench.markdown_tables(payload))
     if args.plot:
         bench.plot(runs, args.plot, title)
     return 1 if not_identical else 0
