@@ -15,7 +15,7 @@ run: setup
 
 test: setup
 	.venv/bin/specedit models --fetch
-	.venv/bin/python -m pytest -q
+	.venv/bin/python -m pytest -q -rs
 
 lint: setup
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
