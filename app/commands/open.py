@@ -15,9 +15,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--theme", default=None, help="UI theme (specedit-dark, specedit-light); remembered")
     p.add_argument(
         "--format",
-        default="auto",
+        default="whole",
         choices=["auto", "whole", "lazy"],
-        help="answer format asked of the model (default: auto = lazy with whole-file fallback)",
+        help="answer format: whole file (default; prompt lookup makes the copy cheap), lazy (changed "
+        "blocks merged by tree-sitter) or auto (lazy, whole-file fallback when the merge refuses); "
+        "lazy pays off only with models that follow the lazy format (see docs/benchmarks.md)",
     )
     add_model_options(p)
 
