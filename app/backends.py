@@ -47,8 +47,12 @@ def make_backend(
     from decoding.local_backend import LocalBackend
 
     models = load_models_from_args(args, progress)
-    if args.method in ("draft", "multilayer"):
+    if args.method in ("auto", "draft", "multilayer"):
         from decoding.tune import use_tuned_draft
 
         use_tuned_draft(models)  # a `specedit tune` adapter, when there is one, speeds the draft up
+    if args.method == "auto":
+        # Measured (docs/benchmarks.md): the untuned early-exit draft of a small model agrees with it on
+        # ~1 % of tokens, so multilayer pays for a useless layer; it runs only with a real or tuned draft.
+        args.method = "multilayer" if models.draft is not None else "lookup"
     return LocalBackend(models, SpecConfig(method=args.method), max_new_tokens=max_new_tokens)

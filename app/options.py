@@ -30,9 +30,10 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--method",
-        default="multilayer",
-        choices=["regular", "lookup", "draft", "multilayer"],
-        help="decoding method (all give the same output; default: multilayer)",
+        default="auto",
+        choices=["auto", "regular", "lookup", "draft", "multilayer"],
+        help="decoding method; all give the same output (default: auto = multilayer with a --draft or a "
+        "tuned draft, else lookup)",
     )
     g.add_argument(
         "--backend",

@@ -64,6 +64,8 @@ def test_edit_with_yes_commits_the_proposal(tiny_model_dir, repo, capsys):
 def test_applied_edit_feeds_cache_and_log(tiny_model_dir, repo, capsys):
     assert edit(tiny_model_dir, repo / "m.py", "--yes") == 0
     applied = (repo / "m.py").read_text()
+    # --method auto: no separate or tuned draft, so the measured-faster lookup runs (docs/benchmarks.md)
+    assert EditRepo.open(repo).log()[0].meta.method == "lookup"
     log_file = repo / ".git" / "specedit" / "edits.jsonl"
     assert log_file.is_file() and "make f return 2" in log_file.read_text()
     git(repo, "reset", "-q", "--hard", "HEAD~1")  # back to the original content
