@@ -119,7 +119,6 @@ class Runner:
 
     def __init__(self, backend: LocalBackend) -> None:
         self.backend = backend
-        self.base = backend.config
 
     def run(
         self, item: BenchItem, method: str, overrides: dict[str, int] | None = None
@@ -130,12 +129,9 @@ class Runner:
             config = self.backend.config_for(request, original_ids)
             return self._run_hf(item, method, prompt_ids, config)
         config = self.backend.config_for(request, original_ids, method=method, **(overrides or {}))
-        m = self.backend.models
-        from decoding.speculate import edit_stream
-
         start = time.perf_counter()
         done: Done | None = None
-        for event in edit_stream(m.target, m.draft, m.tokenizer, prompt_ids, original_ids, config):
+        for event in self.backend.generate(prompt_ids, original_ids, config):
             if isinstance(event, Error):
                 raise RuntimeError(f"{method} failed on {item.id}: {event.message}")
             if isinstance(event, Done):
@@ -168,8 +164,8 @@ class Runner:
         m = self.backend.models
         kwargs: dict[str, Any] = {}
         if method == "hf-pld":
-            kwargs["prompt_lookup_num_tokens"] = self.base.num_lookup_tokens
-            kwargs["max_matching_ngram_size"] = self.base.max_matching_ngram_size
+            kwargs["prompt_lookup_num_tokens"] = config.num_lookup_tokens
+            kwargs["max_matching_ngram_size"] = config.max_matching_ngram_size
         else:
             kwargs["assistant_model"] = self.assistant()
         # Count decoder-layer calls, not model calls: the self-speculative draft is a shallow clone of
@@ -226,7 +222,7 @@ class Runner:
             return m.draft
         from decoding.selfspec import early_exit_draft
 
-        return early_exit_draft(m.target, self.base.early_exit_layers)
+        return early_exit_draft(m.target, self.backend.config.early_exit_layers)
 
 
 def _stop_criteria(tokenizer: Any, stop_text: str | None) -> Any:

@@ -46,6 +46,15 @@ class LocalBackend:
 
     def stream(self, request: EditRequest, cancel: threading.Event | None = None) -> Iterator[Event]:
         prompt_ids, original_ids = self.encode(request)
-        config = self.config_for(request, original_ids)
+        yield from self.generate(prompt_ids, original_ids, self.config_for(request, original_ids), cancel)
+
+    def generate(
+        self,
+        prompt_ids: list[int],
+        original_ids: list[int],
+        config: SpecConfig,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[Event]:
+        """The engine on these models with explicit settings (bench sweeps methods and configs)."""
         m = self.models
         yield from edit_stream(m.target, m.draft, m.tokenizer, prompt_ids, original_ids, config, cancel)
