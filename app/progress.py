@@ -56,11 +56,16 @@ def format_stats(stats: Stats) -> str:
         rate = stats.acceptance(layer)
         if rate is not None and layer != "target":
             parts.append(f"{layer} {rate * 100:.0f}%")
-    if stats.remote_accepted_prediction_tokens is not None:
-        parts.append(
-            f"prediction {stats.remote_accepted_prediction_tokens} accepted"
-            f" / {stats.remote_rejected_prediction_tokens or 0} rejected"
-        )
+    if (prediction := format_prediction(stats)) is not None:
+        parts.append(prediction)
     if stats.cached:
         parts.append("cached")
     return " · ".join(parts)
+
+
+def format_prediction(stats: Stats) -> str | None:
+    """A server's predicted-outputs usage (OpenAI backend), None when it reported none."""
+    if stats.remote_accepted_prediction_tokens is None:
+        return None
+    accepted, rejected = stats.remote_accepted_prediction_tokens, stats.remote_rejected_prediction_tokens or 0
+    return f"prediction {accepted} accepted / {rejected} rejected"

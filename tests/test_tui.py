@@ -442,6 +442,18 @@ def test_status_bar_labels_the_speed_up_as_an_estimate() -> None:
     assert status_content("tiny (cpu)", None).plain == "tiny (cpu)"
 
 
+def test_status_bar_shows_a_servers_prediction_usage() -> None:
+    stats = Stats(
+        new_tokens=10,
+        chars=40,
+        elapsed=1.0,
+        remote_accepted_prediction_tokens=7,
+        remote_rejected_prediction_tokens=2,
+    )
+    text = status_content("server", stats).plain
+    assert "prediction 7 accepted / 2 rejected" in text and "tok/fwd" not in text
+
+
 def test_first_frame_does_not_import_torch() -> None:
     import subprocess
     import sys

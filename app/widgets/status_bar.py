@@ -10,6 +10,7 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
+from app.progress import format_prediction
 from decoding.events import LAYERS, Stats
 
 _LAYER_STYLE = {"lookup": "$spec-lookup", "draft": "$spec-draft", "target": "$spec-target"}
@@ -26,6 +27,8 @@ def status_content(model: str, stats: Stats | None) -> Content:
         ]
         if rates:
             parts.append(Content("accepted ").append(Content(" ").join(rates)))
+        if (prediction := format_prediction(stats)) is not None:
+            parts.append(Content(prediction))
         if stats.cached:
             parts.append(Content("cached answer"))
         elif stats.target_forwards:
