@@ -15,6 +15,7 @@ run: setup
 
 test: setup
 	.venv/bin/specedit models --fetch
+	.venv/bin/lint-imports
 	.venv/bin/python -m pytest -q -rs
 
 lint: setup

@@ -9,8 +9,8 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-from decoding.edit_cache import EditCache
-from decoding.edit_log import EditLog, EditRecord, default_log_path
+from decoding.personal.cache import EditCache
+from decoding.personal.log import EditLog, EditRecord, default_log_path
 from decoding.request import EditRequest
 from decoding.session import Proposal
 from vcs.repo import EditMeta, EditRepo

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from decoding.request import EditBackend
 
 if TYPE_CHECKING:
-    from decoding.models import LoadedModels
+    from decoding.models.load import LoadedModels
 
 Progress = Callable[[str, float | None], None]
 
@@ -19,7 +19,7 @@ def load_models_from_args(
     args: argparse.Namespace, progress: Progress | None = None, **overrides: object
 ) -> LoadedModels:
     """The models named by the shared --model/--draft/--device/--dtype/--load-in-4bit options."""
-    from decoding.models import load_models
+    from decoding.models.load import load_models
 
     options: dict[str, object] = {
         "device": args.device,
@@ -34,7 +34,7 @@ def make_backend(
     args: argparse.Namespace, progress: Progress | None = None, max_new_tokens: int | None = None
 ) -> EditBackend:
     if getattr(args, "backend", "local") == "openai":
-        from decoding.openai_backend import OpenAIBackend
+        from decoding.backends.openai_compat import OpenAIBackend
 
         if not args.base_url:
             raise ValueError(
@@ -43,12 +43,12 @@ def make_backend(
         key = args.api_key or os.environ.get("SPECEDIT_API_KEY") or os.environ.get("OPENAI_API_KEY")
         return OpenAIBackend(base_url=args.base_url, model=args.model, api_key=key, max_tokens=max_new_tokens)
 
-    from decoding.config import SpecConfig
-    from decoding.local_backend import LocalBackend
+    from decoding.backends.local import LocalBackend
+    from decoding.engine.config import SpecConfig
 
     models = load_models_from_args(args, progress)
     if args.method in ("auto", "draft", "multilayer"):
-        from decoding.tune import use_tuned_draft
+        from decoding.personal.tune import use_tuned_draft
 
         use_tuned_draft(models)  # a `specedit tune` adapter, when there is one, speeds the draft up
     if args.method == "auto":

@@ -35,8 +35,8 @@ from app.widgets.diff_view import DiffView
 from app.widgets.file_picker import FilePicker
 from app.widgets.history_input import HistoryInput
 from app.widgets.status_bar import StatusBar
-from decoding.edit_cache import EditCache, default_cache_path
 from decoding.events import Done, Error, Span, Stats
+from decoding.personal.cache import EditCache, default_cache_path
 from decoding.request import EditBackend, EditRequest
 from decoding.session import Proposal, propose_edit
 from themes.specedit import DARK, LIGHT, SPEC_VARIABLE_DEFAULTS, THEMES

@@ -12,8 +12,8 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from decoding.edit_cache import EditCache
 from decoding.events import Done, Error, Event, Stats
+from decoding.personal.cache import EditCache
 from decoding.prompts import extract_file, language_for
 from decoding.request import EditBackend, EditRequest
 
@@ -32,7 +32,7 @@ class Proposal:
 
 
 def _lazy_supported(path: str) -> bool:
-    from decoding.lazy import SUPPORTED_LANGUAGES
+    from decoding.lazy.merge import SUPPORTED_LANGUAGES
 
     return language_for(path) in SUPPORTED_LANGUAGES
 
@@ -77,7 +77,7 @@ def propose_edit(
         yield Proposal(answer, done.text, "whole", done.stats)
         return
 
-    from decoding.lazy import MergeRefused, is_lazy_answer, merge_lazy
+    from decoding.lazy.merge import MergeRefused, is_lazy_answer, merge_lazy
 
     language = language_for(request.path)
     try:

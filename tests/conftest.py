@@ -13,7 +13,7 @@ from typing import NoReturn
 
 import pytest
 
-from decoding.models import FetchError, LoadedModels
+from decoding.models.load import FetchError, LoadedModels
 
 
 def skip_without_builtin(exc: FetchError) -> NoReturn:
@@ -25,7 +25,7 @@ def skip_without_builtin(exc: FetchError) -> NoReturn:
 def builtin_models() -> LoadedModels:
     import torch
 
-    from decoding.models import load_models
+    from decoding.models.load import load_models
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
     try:

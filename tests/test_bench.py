@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from decoding import bench
-from decoding.bench import MethodRun
+from decoding.bench import runner as bench
+from decoding.bench.runner import MethodRun
 
 
 def _run(method, cps, ratio, identical=True, config=None):

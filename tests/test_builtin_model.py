@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from decoding.model_store import builtin_dir, cache_problem, list_models
-from decoding.models import FetchError, ensure_builtin, load_models
+from decoding.models.load import FetchError, ensure_builtin, load_models
+from decoding.models.store import builtin_dir, cache_problem, list_models
 from tests.conftest import skip_without_builtin
 
 pytestmark = pytest.mark.slow

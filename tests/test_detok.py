@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from decoding.detok import IncrementalDetokenizer
+from decoding.engine.detok import IncrementalDetokenizer
 from tests.tiny_models import make_byte_tokenizer
 
 TOKENIZER = make_byte_tokenizer()

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from decoding.edit_cache import EditCache, cache_key
+from decoding.personal.cache import EditCache, cache_key
 from decoding.request import EditRequest
 
 

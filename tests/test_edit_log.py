@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from decoding.edit_log import EditLog, EditRecord, default_log_path, find_git_dir
 from decoding.events import Stats
+from decoding.personal.log import EditLog, EditRecord, default_log_path, find_git_dir
 from decoding.request import EditRequest
 
 
@@ -97,9 +97,9 @@ def test_worktree_dot_git_file_is_followed(tmp_path: Path) -> None:
 def test_outside_a_repository_the_log_goes_to_the_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import decoding.models
+    import decoding.models.load
 
-    monkeypatch.setattr(decoding.models, "cache_dir", lambda: tmp_path / "cache")
+    monkeypatch.setattr(decoding.models.load, "cache_dir", lambda: tmp_path / "cache")
     outside = tmp_path / "plain"
     outside.mkdir()
     assert find_git_dir(outside) is None, "pytest's tmp_path must not sit inside a git repository"

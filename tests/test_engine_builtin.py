@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from decoding.config import SpecConfig
+from decoding.engine.config import SpecConfig
+from decoding.engine.loop import edit_stream
 from decoding.events import Done, Span
-from decoding.models import LoadedModels
+from decoding.models.load import LoadedModels
 from decoding.prompts import render_prompt
 from decoding.request import EditRequest
-from decoding.speculate import edit_stream
 
 pytestmark = pytest.mark.slow
 

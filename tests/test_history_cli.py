@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
+from common.atomic import read_text
 from tests.gitrepo import META, git, isolate_git, make_repo
-from vcs.atomic import read_text
 from vcs.repo import EditMeta, EditRepo
 
 

@@ -6,7 +6,7 @@ from textwrap import dedent
 
 import pytest
 
-from decoding.lazy import MergeRefused, is_lazy_answer, merge_lazy
+from decoding.lazy.merge import MergeRefused, is_lazy_answer, merge_lazy
 
 
 def merge(original: str, answer: str, language: str) -> str:

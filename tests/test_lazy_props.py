@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from decoding.lazy import MergeRefused, merge_lazy
-from decoding.lazy_blocks import Block, Source, first_error_row, nested_blocks, parse, top_blocks
+from decoding.lazy.blocks import Block, Source, first_error_row, nested_blocks, parse, top_blocks
+from decoding.lazy.merge import MergeRefused, merge_lazy
 from decoding.prompts import comment_marker
 
 EDITEVAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "editeval.jsonl"

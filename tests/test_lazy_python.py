@@ -6,7 +6,7 @@ from textwrap import dedent
 
 import pytest
 
-from decoding.lazy import SUPPORTED_LANGUAGES, MergeRefused, is_lazy_answer, merge_lazy
+from decoding.lazy.merge import SUPPORTED_LANGUAGES, MergeRefused, is_lazy_answer, merge_lazy
 
 
 def merge(original: str, answer: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from decoding.lookup import PromptLookup
+from decoding.engine.lookup import PromptLookup
 
 
 def test_empty_context_proposes_the_start_of_the_file() -> None:

@@ -17,9 +17,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast
 
 from app.cli import main
-from decoding import model_store
-from decoding.model_store import BUILTIN_GGUF_MEMBER, BUILTIN_WHEEL, CHATML_TEMPLATE, MARKER, Progress
-from decoding.models import (
+from decoding.models import store as model_store
+from decoding.models.load import (
     FetchError,
     ModelError,
     cache_dir,
@@ -28,6 +27,7 @@ from decoding.models import (
     load_models,
     resolve_model,
 )
+from decoding.models.store import BUILTIN_GGUF_MEMBER, BUILTIN_WHEEL, CHATML_TEMPLATE, MARKER, Progress
 from tests.tiny_gguf import write_tiny_gguf
 from tests.tiny_models import make_byte_tokenizer, make_tiny_llama
 

@@ -11,11 +11,11 @@ import pytest
 import torch
 from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
+from decoding.backends.openai_compat import OpenAIBackend
+from decoding.backends.sse import SSEEvent, iter_sse
 from decoding.events import Done, Error, Event, Span, Stats
-from decoding.openai_backend import OpenAIBackend
 from decoding.request import EditRequest
 from decoding.session import Proposal, propose_edit
-from decoding.sse import SSEEvent, iter_sse
 from tests.openai_server import ChatServer
 from tests.tiny_models import make_byte_tokenizer, tiny_config
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from common.atomic import UnsafePathError, atomic_write_text, contained_path, read_text
 from tests.gitrepo import META, git, isolate_git, make_repo
-from vcs.atomic import UnsafePathError, atomic_write_text, contained_path, read_text
 from vcs.repo import EditMeta, EditRepo, VcsError
 
 

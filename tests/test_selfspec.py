@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from decoding.cached import CachedModel
-from decoding.selfspec import default_exit_layers, early_exit_draft
+from decoding.engine.kv import CachedModel
+from decoding.models.early_exit import default_exit_layers, early_exit_draft
 from tests.spec_support import lively_llama
 
 torch.set_num_threads(1)

@@ -78,7 +78,7 @@ def test_cancelled_generation_never_reaches_review():
 
 
 def test_cache_hit_answers_without_running_the_backend():
-    from decoding.edit_cache import EditCache
+    from decoding.personal.cache import EditCache
 
     cache = EditCache(None)
     req = EditRequest(path="m.py", original=ORIGINAL, instruction="change b")

@@ -10,10 +10,10 @@ import torch
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from decoding.config import SpecConfig
-from decoding.drafters import DRAFT_PROBATION
+from decoding.engine.config import SpecConfig
+from decoding.engine.loop import edit_stream
+from decoding.engine.proposers import DRAFT_PROBATION
 from decoding.events import LAYERS, Done, Error, Event, Span, Stats
-from decoding.speculate import edit_stream
 from tests.spec_support import expected_output, greedy_reference, lively_llama, noisy_copy
 from tests.tiny_models import make_byte_tokenizer, make_tiny_llama
 

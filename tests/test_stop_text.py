@@ -6,8 +6,8 @@ import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from decoding.config import SpecConfig
-from decoding.speculate import StopText
+from decoding.engine.config import SpecConfig
+from decoding.engine.loop import StopText
 from tests.test_speculate import EOS, REFERENCE_LENGTH, TOKENIZER, check_events, reference, run
 
 torch.set_num_threads(1)

@@ -8,12 +8,10 @@ import pytest
 import torch
 
 from app.cli import main
-from decoding.edit_log import EditLog, EditRecord
-from decoding.models import LoadedModels
-from decoding.prompts import render_prompt
-from decoding.request import EditRequest
-from decoding.selfspec import early_exit_draft
-from decoding.tune import (
+from decoding.models.early_exit import early_exit_draft
+from decoding.models.load import LoadedModels
+from decoding.personal.log import EditLog, EditRecord
+from decoding.personal.tune import (
     METADATA_NAME,
     SELF_DRAFT,
     TuneConfig,
@@ -29,6 +27,8 @@ from decoding.tune import (
     tune_models,
     use_tuned_draft,
 )
+from decoding.prompts import render_prompt
+from decoding.request import EditRequest
 from tests.tiny_models import make_byte_tokenizer, make_tiny_llama
 
 NAMES = ["alpha", "beta", "gamma", "delta", "omega", "kappa", "sigma", "theta", "zeta", "lam", "rho", "tau"]
@@ -181,9 +181,9 @@ def test_an_adapter_that_does_not_fit_is_skipped_with_a_warning(
 
 
 def test_adapter_location_follows_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import decoding.models
+    import decoding.models.load
 
-    monkeypatch.setattr(decoding.models, "cache_dir", lambda: tmp_path)
+    monkeypatch.setattr(decoding.models.load, "cache_dir", lambda: tmp_path)
     assert find_adapter("tiny") is None
     models = loaded(make_tiny_llama(seed=0, num_layers=4))
     assert not use_tuned_draft(models)
@@ -215,9 +215,9 @@ def test_cli_clear_log_and_empty_log(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 @pytest.mark.parametrize("method", ["draft", "multilayer"])
 def test_engine_output_with_the_tuned_draft_is_plain_greedy(tuned: tuple, method: str) -> None:
-    from decoding.config import SpecConfig
+    from decoding.engine.config import SpecConfig
+    from decoding.engine.loop import edit_stream
     from decoding.events import Done
-    from decoding.speculate import edit_stream
 
     target, _, adapter_dir, _, _ = tuned
     tok = make_byte_tokenizer()

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import git
 
-from vcs.atomic import UnsafePathError, atomic_write_text, contained_path, read_text
+from common.atomic import UnsafePathError, atomic_write_text, contained_path, read_text
 
 EDIT_TRAILER = "Specedit-Edit"
 SAVE_TRAILER = "Specedit-Save"
@@ -171,7 +171,7 @@ class EditRepo:
     ) -> str:
         """Write ``new_text`` atomically and commit it as one specedit edit; the commit's sha.
 
-        ``expected_old`` is the exact text the proposal was computed from (see ``vcs.atomic.read_text``);
+        ``expected_old`` is the exact text the proposal was computed from (see ``common.atomic.read_text``);
         if the file no longer holds it, the edit is refused rather than overwriting newer work. A file
         that does not exist may be created when ``expected_old`` is empty.
         """

@@ -122,7 +122,7 @@ def _report_formats(runs: list[Any], args: argparse.Namespace, model: str) -> in
     from rich.console import Console
     from rich.table import Table
 
-    from decoding import bench
+    from decoding.bench import runner as bench
 
     summary = bench.summarize_formats(runs)
     t = Table(title=f"whole vs lazy answers — {model} · multilayer · {args.dataset.name}")
@@ -159,10 +159,10 @@ def run(args: argparse.Namespace) -> int:
 
     from app.backends import load_models_from_args
     from app.progress import StderrProgress
-    from decoding import bench
-    from decoding.config import SpecConfig
-    from decoding.local_backend import LocalBackend
-    from decoding.models import ModelError
+    from decoding.backends.local import LocalBackend
+    from decoding.bench import runner as bench
+    from decoding.engine.config import SpecConfig
+    from decoding.models.load import ModelError
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = sorted(set(methods) - set(bench.ALL_METHODS))
@@ -190,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"specedit bench: {exc}", file=sys.stderr)
         return 1
     if args.draft_adapter is not None:
-        from decoding.tune import use_tuned_draft
+        from decoding.personal.tune import use_tuned_draft
 
         if not use_tuned_draft(models, args.draft_adapter):
             print(f"specedit bench: cannot use the draft adapter {args.draft_adapter}", file=sys.stderr)

@@ -38,8 +38,8 @@ def run(args: argparse.Namespace) -> int:
     from app.apply import apply_proposal
     from app.files import FileRefused, read_editable
     from app.progress import StderrProgress, format_stats
-    from decoding.edit_cache import EditCache, default_cache_path
     from decoding.events import Done, Error, Stats
+    from decoding.personal.cache import EditCache, default_cache_path
     from decoding.request import EditRequest
     from decoding.session import Proposal, propose_edit
     from vcs.hunks import unified_diff

@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from app.files import FileRefused, read_editable
-    from decoding.lazy import MergeRefused, merge_lazy
+    from decoding.lazy.merge import MergeRefused, merge_lazy
     from decoding.prompts import language_for
 
     try:

@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from app.progress import StderrProgress
-    from decoding.model_store import ModelError, cache_dir, ensure_builtin, list_models
+    from decoding.models.store import ModelError, cache_dir, ensure_builtin, list_models
 
     if args.fetch:
         progress = StderrProgress()

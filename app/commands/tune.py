@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from decoding.edit_log import EditRecord
+    from decoding.personal.log import EditRecord
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -58,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from decoding.edit_log import EditLog, default_log_path
+    from decoding.personal.log import EditLog, default_log_path
 
     log = EditLog(args.log or default_log_path(Path.cwd()))
     if args.clear_log:
@@ -74,8 +74,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _reset(args: argparse.Namespace) -> int:
-    from decoding.models import ModelError, resolve_model
-    from decoding.tune import find_adapter
+    from decoding.models.load import ModelError, resolve_model
+    from decoding.personal.tune import find_adapter
 
     try:
         target = resolve_model(args.model).name
@@ -94,8 +94,8 @@ def _reset(args: argparse.Namespace) -> int:
 
 def _tune(args: argparse.Namespace, records: list[EditRecord]) -> int:
     from app.backends import load_models_from_args
-    from decoding.models import ModelError
-    from decoding.tune import TuneConfig, tune_models
+    from decoding.models.load import ModelError
+    from decoding.personal.tune import TuneConfig, tune_models
 
     try:
         config = TuneConfig(steps=args.steps, lora_r=args.lora_r, lr=args.lr, max_tokens=args.max_tokens)

@@ -19,9 +19,9 @@ command -v tmux >/dev/null || skip "tmux is not installed (apt-get install -y tm
 command -v "$SPECEDIT" >/dev/null || skip "no specedit binary ($SPECEDIT); pip install -e . first"
 PYTHON=$(dirname "$(command -v "$SPECEDIT")")/python
 [ -x "$PYTHON" ] || PYTHON=python3
-problem=$("$PYTHON" -c "from decoding.model_store import builtin_dir, cache_problem; print(cache_problem(builtin_dir()) or '')")
+problem=$("$PYTHON" -c "from decoding.models.store import builtin_dir, cache_problem; print(cache_problem(builtin_dir()) or '')")
 [ -z "$problem" ] || skip "the builtin model is not cached ($problem); run: specedit models fetch smollm2"
-models_dir=$("$PYTHON" -c "from decoding.model_store import models_dir; print(models_dir())")
+models_dir=$("$PYTHON" -c "from decoding.models.store import models_dir; print(models_dir())")
 
 WORK=$(mktemp -d)
 cleanup() {

@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common.atomic import atomic_write_text
 from decoding.events import Stats
 from decoding.request import EditRequest
-from vcs.atomic import atomic_write_text
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 LOG_NAME = "edits.jsonl"
@@ -95,7 +95,7 @@ def default_log_path(start: Path | str = ".") -> Path:
     git_dir = find_git_dir(Path(start))
     if git_dir is not None:
         return git_dir / "specedit" / LOG_NAME
-    from decoding.models import cache_dir
+    from decoding.models.load import cache_dir
 
     return cache_dir() / "edits" / "log.jsonl"
 

@@ -38,7 +38,7 @@ import bisect
 from collections import defaultdict
 from collections.abc import Callable, Hashable
 
-from decoding.lazy_blocks import (
+from decoding.lazy.blocks import (
     SUPPORTED_LANGUAGES,
     Block,
     MergeRefused,

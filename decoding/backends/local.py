@@ -6,12 +6,12 @@ import threading
 from collections.abc import Iterator
 from dataclasses import replace
 
-from decoding.config import SpecConfig
+from decoding.engine.config import SpecConfig
+from decoding.engine.loop import edit_stream
 from decoding.events import Event
-from decoding.models import LoadedModels
+from decoding.models.load import LoadedModels
 from decoding.prompts import render_prompt, stop_text
 from decoding.request import EditRequest
-from decoding.speculate import edit_stream
 
 
 class LocalBackend:

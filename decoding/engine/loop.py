@@ -19,13 +19,20 @@ from typing import Literal
 import torch
 from transformers import PreTrainedModel
 
-from decoding.cached import CachedModel
-from decoding.config import SpecConfig
-from decoding.detok import IncrementalDetokenizer
-from decoding.drafters import LookupDrafter, ModelDrafter, MultiLayerDrafter, NoDraft, Proposer, Segment
+from decoding.engine.config import SpecConfig
+from decoding.engine.detok import IncrementalDetokenizer
+from decoding.engine.kv import CachedModel
+from decoding.engine.lookup import PromptLookup
+from decoding.engine.proposers import (
+    LookupDrafter,
+    ModelDrafter,
+    MultiLayerDrafter,
+    NoDraft,
+    Proposer,
+    Segment,
+)
 from decoding.events import LAYERS, Done, Error, Event, Layer, Span, Stats
-from decoding.lookup import PromptLookup
-from decoding.selfspec import early_exit_draft
+from decoding.models.early_exit import early_exit_draft
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +266,7 @@ def edit_stream(
     """Stream the target's greedy continuation of ``prompt_ids`` as Span/Stats events, then Done or Error.
 
     ``original_ids`` (the file being edited) feeds prompt lookup. ``draft=None`` with the draft or
-    multilayer method uses the target's own first layers as draft (see ``decoding.selfspec``).
+    multilayer method uses the target's own first layers as draft (see ``decoding.models.early_exit``).
     """
     if not prompt_ids:
         raise ValueError("prompt_ids must not be empty")

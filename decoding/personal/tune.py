@@ -29,11 +29,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from decoding.edit_log import EditRecord
-from decoding.models import LoadedModels
+from common.atomic import atomic_write_text
+from decoding.models.early_exit import default_exit_layers
+from decoding.models.load import LoadedModels
+from decoding.personal.log import EditRecord
 from decoding.prompts import render_prompt
-from decoding.selfspec import default_exit_layers
-from vcs.atomic import atomic_write_text
 
 METADATA_NAME = "specedit_adapter.json"
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ def early_exit_copy(target: nn.Module, k: int | None = None) -> nn.Module:
     """A standalone causal LM made of the target's first ``k`` layers (copied) + its norm and LM head.
 
     ``k`` defaults to the engine's self-speculative depth. The copy computes exactly what
-    :func:`decoding.selfspec.early_exit_draft` computes, exposes the usual
+    :func:`decoding.models.early_exit.early_exit_draft` computes, exposes the usual
     ``forward(input_ids, past_key_values=..., use_cache=True) -> .logits`` interface, and can take a
     LoRA adapter without any effect on ``target``.
     """
@@ -276,7 +276,7 @@ def adapter_slug(model_name: str) -> str:
 
 def adapter_dir_for(target_name: str, draft_name: str | None = None) -> Path:
     """``cache_dir()/adapters/<name>/``: the separate draft's name, else the target's (self-speculative)."""
-    from decoding.models import cache_dir
+    from decoding.models.load import cache_dir
 
     return cache_dir() / "adapters" / adapter_slug(draft_name or target_name)
 

@@ -17,9 +17,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from decoding.config import SpecConfig
+from decoding.backends.local import LocalBackend
+from decoding.engine.config import SpecConfig
 from decoding.events import Done, Error
-from decoding.local_backend import LocalBackend
 from decoding.request import EditRequest
 
 ENGINE_METHODS = ("regular", "lookup", "draft", "multilayer")
@@ -220,7 +220,7 @@ class Runner:
         m = self.backend.models
         if m.draft is not None:
             return m.draft
-        from decoding.selfspec import early_exit_draft
+        from decoding.models.early_exit import early_exit_draft
 
         return early_exit_draft(m.target, self.backend.config.early_exit_layers)
 

@@ -13,15 +13,15 @@ import json
 from collections import OrderedDict
 from pathlib import Path
 
+from common.atomic import atomic_write_text
 from decoding.request import EditRequest
-from vcs.atomic import atomic_write_text
 
 DEFAULT_CAPACITY = 256
 _VERSION = 1
 
 
 def default_cache_path() -> Path:
-    from decoding.models import cache_dir
+    from decoding.models.load import cache_dir
 
     return cache_dir() / "edits" / "cache.json"
 

@@ -13,10 +13,10 @@ from typing import Protocol
 
 import torch
 
-from decoding.cached import CachedModel
-from decoding.config import SpecConfig
+from decoding.engine.config import SpecConfig
+from decoding.engine.kv import CachedModel
+from decoding.engine.lookup import PromptLookup
 from decoding.events import Layer
-from decoding.lookup import PromptLookup
 
 Segment = tuple[Layer, list[int]]
 

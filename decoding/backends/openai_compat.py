@@ -24,10 +24,10 @@ from collections.abc import Iterator
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from decoding.backends.sse import iter_sse
 from decoding.events import Done, Error, Event, Span, Stats
 from decoding.prompts import chat_messages, fence_open
 from decoding.request import EditRequest
-from decoding.sse import iter_sse
 
 # Servers known to continue a final assistant message when asked with these extra fields; for them
 # the answer is pre-filled with the opening fence like the local engine's prompt. Others get no

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from decoding.model_store import (
+from decoding.models.store import (
     CHATML_TEMPLATE,
     FetchError,
     ModelError,
