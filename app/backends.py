@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from common.errors import UsageError
 from decoding.request import EditBackend
 
 if TYPE_CHECKING:
@@ -37,11 +38,17 @@ def make_backend(
         from decoding.backends.openai_compat import OpenAIBackend
 
         if not args.base_url:
-            raise ValueError(
-                "--backend openai needs --base-url (or $SPECEDIT_BASE_URL), e.g. http://127.0.0.1:8000/v1"
+            raise UsageError(
+                "--backend openai needs --base-url (or $SPECEDIT_BASE_URL)",
+                hint="e.g. --base-url http://127.0.0.1:8000/v1",
             )
         key = args.api_key or os.environ.get("SPECEDIT_API_KEY") or os.environ.get("OPENAI_API_KEY")
-        return OpenAIBackend(base_url=args.base_url, model=args.model, api_key=key, max_tokens=max_new_tokens)
+        try:
+            return OpenAIBackend(
+                base_url=args.base_url, model=args.model, api_key=key, max_tokens=max_new_tokens
+            )
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
 
     from decoding.backends.local import LocalBackend
     from decoding.engine.config import SpecConfig

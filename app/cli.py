@@ -3,6 +3,10 @@
 Every subcommand lives in ``app/commands/<name>.py`` exposing ``register(subparsers)`` and
 ``run(args) -> int``. Those modules import nothing heavy at module level (torch, transformers and
 textual are imported inside ``run``), so ``specedit --help`` answers instantly.
+
+Commands report failures by raising a :class:`common.errors.SpeceditError`; :func:`main` is the one place
+that prints it (``error:`` / ``hint:``) and maps it to the exit-code table, so every command exits the same
+way for the same failure.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from app import __version__
+from common.errors import ExitCode, SpeceditError, exit_codes_help, format_error
 
 COMMANDS = ("open", "edit", "bench", "models", "merge", "undo", "redo", "log", "tune")
 _DEFAULT = "open"
@@ -30,7 +35,10 @@ decoding (prompt lookup -> draft model -> target model).
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="specedit", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="specedit",
+        description=DESCRIPTION,
+        epilog=exit_codes_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"specedit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -57,9 +65,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = importlib.import_module(f"app.commands.{args.command}")
     try:
         return int(module.run(args) or 0)
+    except SpeceditError as exc:
+        print(format_error(exc), file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
 
 
 if __name__ == "__main__":

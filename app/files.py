@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from common.errors import Refused
+
 MAX_BYTES = 1_000_000
 _SNIFF_BYTES = 8192
 
 
-class FileRefused(Exception):
+class FileRefused(Refused):
     """The file cannot be edited; ``str(exc)`` is the user-facing reason."""
 
 

@@ -14,8 +14,10 @@ import secrets
 import stat
 from pathlib import Path
 
+from common.errors import Refused
 
-class UnsafePathError(ValueError):
+
+class UnsafePathError(Refused, ValueError):
     """A path that resolves outside the allowed root (directly, through ``..`` or through a symlink)."""
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from common.errors import BackendFailure, ProposalRefused, SpeceditError
+
 Layer = Literal["lookup", "draft", "target"]
 LAYERS: tuple[Layer, ...] = ("lookup", "draft", "target")
 
@@ -74,12 +76,23 @@ class Done:
     stop_reason: Literal["eos", "stop", "max_new_tokens", "cancelled", "cached", "remote"] = "eos"
 
 
+# Error kinds that mean "the model answered, but the answer must not reach the file"; every other kind
+# ("load", "oom", "network", "auth", "timeout", "server", ...) is the model or the server failing.
+PROPOSAL_REFUSAL_KINDS = frozenset({"merge", "refused", "budget", "no-code"})
+
+
 @dataclass(frozen=True)
 class Error:
     """A failure the user must see; the stream ends after it and nothing was applied."""
 
     message: str
-    kind: str = "error"  # e.g. "load", "oom", "network", "auth", "timeout", "server"
+    kind: str = "error"  # e.g. "load", "oom", "network", "auth", "timeout", "server", "merge"
+
+    def as_exception(self) -> SpeceditError:
+        """The same failure as an exception, so a command exits with the code of its kind."""
+        if self.kind in PROPOSAL_REFUSAL_KINDS:
+            return ProposalRefused(self.message)
+        return BackendFailure(self.message)
 
 
 Event = Span | Stats | Done | Error

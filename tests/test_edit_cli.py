@@ -78,17 +78,17 @@ def test_applied_edit_feeds_cache_and_log(tiny_model_dir, repo, capsys):
 
 def test_edit_refuses_binary_missing_and_unversioned_files(tiny_model_dir, repo, tmp_path_factory, capsys):
     (repo / "b.bin").write_bytes(b"\x00\x01\x02")
-    assert edit(tiny_model_dir, repo / "b.bin") == 2
+    assert edit(tiny_model_dir, repo / "b.bin") == 4
     assert "binary" in capsys.readouterr().err
     assert edit(tiny_model_dir, repo / "nope.py") == 2
     assert "not a file" in capsys.readouterr().err
     loose = tmp_path_factory.mktemp("loose")
     (loose / "x.py").write_text("x = 1\n")
-    assert edit(tiny_model_dir, loose / "x.py", "--yes") == 2
+    assert edit(tiny_model_dir, loose / "x.py", "--yes") == 4
     assert "init" in capsys.readouterr().err
 
 
 def test_unknown_model_is_a_clear_error(repo, capsys):
-    assert main(["edit", str(repo / "m.py"), "-m", "x", "--model", str(repo / "no-such-model")]) == 1
+    assert main(["edit", str(repo / "m.py"), "-m", "x", "--model", str(repo / "no-such-model")]) == 5
     err = capsys.readouterr().err
-    assert "could not start the model" in err and "Traceback" not in err
+    assert err.startswith("error: ") and "no-such-model" in err and "Traceback" not in err

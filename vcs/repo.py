@@ -22,6 +22,13 @@ Rules (aider's undo rules are the reference):
   edit, and a refusing hook would strand a written but uncommitted file.
 * With no git identity configured anywhere (CI machines), commits are made as
   ``specedit <specedit@localhost>`` through per-command environment variables; no config is written.
+* Apply, undo and redo are transactions: one run at a time per repository (``vcs.lock``), every check
+  made again inside the lock, and a journal (``vcs.journal``) that lets the next run roll back or
+  finish a step that a kill interrupted. Nothing is written while git is in the middle of a rebase,
+  merge, cherry-pick, revert or bisect, and undo refuses a commit that holds more than specedit wrote
+  (``Specedit-Blob`` names the exact content it committed).
+* The repository is the one the path the user named is in, found without following symlinks, and the
+  edited file's real path must lie inside it: a symlink never leads an edit into another repository.
 """
 
 from __future__ import annotations
@@ -34,15 +41,25 @@ from pathlib import Path
 import git
 
 from common.atomic import UnsafePathError, atomic_write_text, contained_path, read_text
+from common.errors import Refused
 
 EDIT_TRAILER = "Specedit-Edit"
 SAVE_TRAILER = "Specedit-Save"
 REDO_NAMESPACE = "refs/specedit/redo"
 FALLBACK_NAME = "specedit"
 FALLBACK_EMAIL = "specedit@localhost"
+# What git leaves in its folder while an operation waits for the user, and what to call it.
+_STOPPED_OPERATIONS = (
+    ("rebase-merge", "a rebase"),
+    ("rebase-apply", "a rebase (or git am)"),
+    ("MERGE_HEAD", "a merge"),
+    ("CHERRY_PICK_HEAD", "a cherry-pick"),
+    ("REVERT_HEAD", "a revert"),
+    ("BISECT_LOG", "a bisect"),
+)
 
 
-class VcsError(Exception):
+class VcsError(Refused):
     """A refusal or failure, worded for the user (the CLI prints it, the TUI shows it)."""
 
 
@@ -59,7 +76,7 @@ class EditMeta:
 
     def trailers(self) -> list[tuple[str, str]]:
         values = {
-            "Specedit-Model": _one_line(self.model),
+            "Specedit-Model": _one_line(model_label(self.model)),
             "Specedit-Method": _one_line(self.method),
             "Specedit-Tokens": str(self.new_tokens),
             "Specedit-Chars-Per-S": f"{self.chars_per_s:.1f}",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Literal
 
@@ -14,15 +13,11 @@ def register_step(sub: argparse._SubParsersAction, action: Literal["undo", "redo
 
 
 def run_step(args: argparse.Namespace, action: Literal["undo", "redo"]) -> int:
-    """Exit code 1 with git's or specedit's reason on stderr when the step is refused."""
-    from vcs.repo import EditRepo, VcsError  # GitPython is imported only when a command needs it
+    """A refused step raises VcsError: the CLI prints git's or specedit's reason and exits 4."""
+    from vcs.repo import EditRepo  # GitPython is imported only when a command needs it
 
-    try:
-        with EditRepo.open(Path(args.path)) as repo:
-            step = repo.undo() if action == "undo" else repo.redo()
-    except VcsError as exc:
-        print(f"specedit {action}: {exc}", file=sys.stderr)
-        return 1
+    with EditRepo.open(Path(args.path)) as repo:
+        step = repo.undo() if action == "undo" else repo.redo()
     files = ", ".join(str(path) for path in step.files)
     print(f"{action} {step.sha[:7]} {step.instruction!r}: {files} restored; HEAD is {step.head[:7]}")
     return 0

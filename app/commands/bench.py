@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from app.options import add_model_options
+from common.errors import UsageError
 
 DEFAULT_METHODS = "regular,lookup,draft,multilayer,hf-pld,hf-assisted"
 
@@ -162,39 +163,26 @@ def run(args: argparse.Namespace) -> int:
     from decoding.backends.local import LocalBackend
     from decoding.bench import runner as bench
     from decoding.engine.config import SpecConfig
-    from decoding.models.load import ModelError
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = sorted(set(methods) - set(bench.ALL_METHODS))
     if unknown:
-        print(
-            f"specedit bench: unknown method(s) {unknown}; choose from {list(bench.ALL_METHODS)}",
-            file=sys.stderr,
-        )
-        return 2
+        raise UsageError(f"unknown method(s) {unknown}; choose from {list(bench.ALL_METHODS)}")
     if args.backend != "local":
-        print("specedit bench: only the local backend is benchmarked", file=sys.stderr)
-        return 2
+        raise UsageError("only the local backend is benchmarked")
     try:
         items = bench.load_dataset(args.dataset, args.limit)
         grid = bench.parse_grid(args.grid)
     except (OSError, ValueError) as exc:
-        print(f"specedit bench: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(str(exc)) from None
     if not items:
-        print("specedit bench: the dataset has no items", file=sys.stderr)
-        return 2
-    try:
-        models = load_models_from_args(args, StderrProgress())
-    except ModelError as exc:
-        print(f"specedit bench: {exc}", file=sys.stderr)
-        return 1
+        raise UsageError(f"the dataset {args.dataset} has no items")
+    models = load_models_from_args(args, StderrProgress())
     if args.draft_adapter is not None:
         from decoding.personal.tune import use_tuned_draft
 
         if not use_tuned_draft(models, args.draft_adapter):
-            print(f"specedit bench: cannot use the draft adapter {args.draft_adapter}", file=sys.stderr)
-            return 2
+            raise UsageError(f"cannot use the draft adapter {args.draft_adapter}")
     backend = LocalBackend(models, SpecConfig(), args.max_new_tokens)
     runner = bench.Runner(backend)
     console = Console(stderr=True)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from app.options import add_model_options
+from common.errors import BackendFailure, ExitCode, UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,34 +37,29 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from app.apply import apply_proposal
-    from app.files import FileRefused, read_editable
+    from app.files import read_editable
     from app.progress import StderrProgress, format_stats
     from decoding.events import Done, Error, Stats
     from decoding.personal.cache import EditCache, default_cache_path
     from decoding.request import EditRequest
     from decoding.session import Proposal, propose_edit
     from vcs.hunks import unified_diff
-    from vcs.repo import EditMeta, EditRepo, VcsError
+    from vcs.repo import EditMeta, EditRepo
 
     path = Path(args.file).resolve()
-    try:
-        if not path.is_file():
-            raise FileRefused(f"not a file: {path}")
-        original = read_editable(path)
-        repo = EditRepo.open(path.parent, init=args.init) if args.yes else None
-    except (FileRefused, VcsError) as exc:
-        print(f"specedit: {exc}", file=sys.stderr)
-        return 2
+    if not path.is_file():
+        raise UsageError(f"not a file: {path}")
+    original = read_editable(path)
+    repo = EditRepo.open(path.parent, init=args.init) if args.yes else None
 
     progress = StderrProgress()
     try:
         from app.backends import make_backend
 
         backend = make_backend(args, progress, max_new_tokens=args.max_new_tokens)
-    except Exception as exc:  # noqa: BLE001 - any load failure is reported, never a traceback
+    except BaseException:
         progress.finish()
-        print(f"specedit: could not start the model: {exc}", file=sys.stderr)
-        return 1
+        raise
     progress.finish(backend.describe())
 
     rel = path.name if repo is None else str(path.relative_to(repo.root))
@@ -75,15 +71,14 @@ def run(args: argparse.Namespace) -> int:
             progress.line(format_stats(event))
         elif isinstance(event, Done) and event.cancelled:
             progress.finish("cancelled")
-            return 130
+            return ExitCode.INTERRUPTED
         elif isinstance(event, Error):
             progress.finish()
-            print(f"specedit: {event.message}", file=sys.stderr)
-            return 1
+            raise event.as_exception()
         elif isinstance(event, Proposal):
             proposal = event
     if proposal is None:
-        return 1
+        raise BackendFailure("the model ended without a proposal")
     progress.finish(format_stats(proposal.stats) + (f" · {proposal.note}" if proposal.note else ""))
 
     diff = unified_diff(original, proposal.new_text, rel)
@@ -101,10 +96,6 @@ def run(args: argparse.Namespace) -> int:
         tokens_per_s=proposal.stats.tokens_per_s,
         speedup=None,
     )
-    try:
-        sha = apply_proposal(repo, path, request, proposal, proposal.new_text, meta, cache)
-    except VcsError as exc:
-        print(f"specedit: not applied: {exc}", file=sys.stderr)
-        return 1
+    sha = apply_proposal(repo, path, request, proposal, proposal.new_text, meta, cache)
     print(f"specedit: applied and committed {sha[:10]}", file=sys.stderr)
     return 0

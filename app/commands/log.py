@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 _INSTRUCTION_WIDTH = 48
@@ -16,14 +15,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vcs.repo import EditRepo, VcsError  # GitPython is imported only when a command needs it
+    from vcs.repo import EditRepo  # GitPython is imported only when a command needs it
 
-    try:
-        with EditRepo.open(Path(args.path)) as repo:
-            records = repo.log(args.limit)
-    except VcsError as exc:
-        print(f"specedit log: {exc}", file=sys.stderr)
-        return 1
+    with EditRepo.open(Path(args.path)) as repo:
+        records = repo.log(args.limit)
     if not records:
         print("no specedit edits in this history yet")
         return 0

@@ -7,7 +7,6 @@ the TUI. Listing reads only file headers, so it never imports torch.
 from __future__ import annotations
 
 import argparse
-import sys
 
 _MB = 1_000_000
 
@@ -15,30 +14,37 @@ _MB = 1_000_000
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "models",
-        help="list the builtin and cached models (size, state, location)",
-        description="List the builtin model and every model converted into the cache. Other local folders "
-        "and hub ids work with --model too; they are not copied into the cache.",
+        help="list the builtin and cached models (size, licence, memory, provenance, state)",
+        description="List the builtin models (with licence, memory need and where their weights come "
+        "from) and every model converted into the cache. Other local folders and hub ids work with "
+        "--model too; they are not copied into the cache.",
     )
     p.add_argument(
         "--fetch",
-        action="store_true",
-        help="fetch and convert the builtin model now (one-off: about 93 MB and 30 s), then list",
+        nargs="?",
+        const="smollm2",
+        metavar="ALIAS",
+        help="fetch and convert a builtin model now, with its default draft (one-off; smollm2 if no "
+        "alias: 93 MB and 30 s; qwen-coder-1.5b: 1.6 GB and a few minutes), then list",
     )
 
 
 def run(args: argparse.Namespace) -> int:
     from app.progress import StderrProgress
-    from decoding.models.store import ModelError, cache_dir, ensure_builtin, list_models
+    from decoding.models.builtin import ensure_builtin_model
+    from decoding.models.catalog import BUILTINS, builtin_row
+    from decoding.models.store import cache_dir, list_models
 
     if args.fetch:
         progress = StderrProgress()
         try:
-            ensure_builtin(progress)
-        except ModelError as exc:
+            for alias in _with_draft(args.fetch):
+                ensure_builtin_model(alias, progress)  # a failure raises ModelError: exit 5 with the reason
+        finally:
             progress.finish()
-            print(f"specedit: {exc}", file=sys.stderr)
-            return 1
-        progress.finish()
+    builtin_paths = {cache_dir() / "models" / model.name for model in BUILTINS}
+    infos = [builtin_row(model) for model in BUILTINS]
+    infos += [info for info in list_models() if info.path not in builtin_paths]
     rows = [
         (
             info.name,
@@ -47,13 +53,34 @@ def run(args: argparse.Namespace) -> int:
             "ready" if info.ready else "not fetched" if info.kind == "builtin" else "damaged",
             str(info.path),
         )
-        for info in list_models()
+        for info in infos
     ]
     print(_table(("NAME", "KIND", "SIZE", "STATE", "PATH"), rows))
-    if rows[0][3] != "ready":
-        print("\nThe builtin model is fetched on first use, or now with `specedit models --fetch`.")
+    print("\nBuiltin models (--model ALIAS; fetched on first use, or now with `specedit models --fetch ALIAS`):")
+    details = [
+        (
+            model.name,
+            f"{model.parameters / 1e9:.2f} B",
+            _megabytes(model.download_bytes),
+            f"{model.memory_bytes() / 1e9:.1f} GB",
+            model.licence,
+            f"draft {model.default_draft}" if model.default_draft else "",
+        )
+        for model in BUILTINS
+    ]
+    print(_table(("ALIAS", "PARAMS", "DOWNLOAD", "MEMORY", "LICENCE", "DEFAULTS"), details))
+    for model in BUILTINS:
+        print(f"  {model.name}: {model.title}; from {model.provenance}")
     print(f"\nCache: {cache_dir()} (set XDG_CACHE_HOME to move it)")
     return 0
+
+
+def _with_draft(alias: str) -> list[str]:
+    """The alias and the draft it loads by default: fetching ahead of time should cover both."""
+    from decoding.models.builtin import builtin_model
+
+    draft = builtin_model(alias).default_draft
+    return [alias] if draft is None else [alias, draft]
 
 
 def _megabytes(size: int) -> str:

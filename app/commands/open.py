@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from app.options import add_model_options
+from common.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,8 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if not path.exists():
-        print(f"specedit: no such file or folder: {path}", file=sys.stderr)
-        return 2
+        raise UsageError(f"no such file or folder: {path}")
     from app.tui import SpeceditApp
 
     SpeceditApp(path=path, args=args).run()

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from common.errors import UsageError
 
 if TYPE_CHECKING:
     from decoding.personal.log import EditRecord
@@ -68,21 +69,16 @@ def run(args: argparse.Namespace) -> int:
         return _reset(args)
     records = log.records()
     if not records:
-        print(f"no accepted edits in {log.path}: accept some edits first", file=sys.stderr)
-        return 1
+        raise UsageError(f"no accepted edits in {log.path}", hint="accept some edits first, then tune")
     return _tune(args, records)
 
 
 def _reset(args: argparse.Namespace) -> int:
-    from decoding.models.load import ModelError, resolve_model
+    from decoding.models.load import resolve_model
     from decoding.personal.tune import find_adapter
 
-    try:
-        target = resolve_model(args.model).name
-        draft = resolve_model(args.draft).name if args.draft else None
-    except ModelError as exc:
-        print(f"specedit tune: {exc}", file=sys.stderr)
-        return 1
+    target = resolve_model(args.model).name
+    draft = resolve_model(args.draft).name if args.draft else None
     found = find_adapter(target, draft)
     if found is None:
         print(f"no tuned adapter for {draft or target}")
@@ -94,21 +90,15 @@ def _reset(args: argparse.Namespace) -> int:
 
 def _tune(args: argparse.Namespace, records: list[EditRecord]) -> int:
     from app.backends import load_models_from_args
-    from decoding.models.load import ModelError
     from decoding.personal.tune import TuneConfig, tune_models
 
     try:
         config = TuneConfig(steps=args.steps, lora_r=args.lora_r, lr=args.lr, max_tokens=args.max_tokens)
     except ValueError as exc:
-        print(f"specedit tune: {exc}", file=sys.stderr)
-        return 2
-    try:
-        models = load_models_from_args(
-            args, lambda message, _fraction: print(message, flush=True), load_in_4bit=False
-        )
-    except ModelError as exc:
-        print(f"specedit tune: {exc}", file=sys.stderr)
-        return 1
+        raise UsageError(str(exc)) from None
+    models = load_models_from_args(
+        args, lambda message, _fraction: print(message, flush=True), load_in_4bit=False
+    )
     every = max(1, config.steps // 20)
 
     def progress(step: int, steps: int, loss: float) -> None:
@@ -119,8 +109,7 @@ def _tune(args: argparse.Namespace, records: list[EditRecord]) -> int:
     try:
         result = tune_models(models, records, config, k=args.early_exit_layers, progress=progress)
     except ValueError as exc:
-        print(f"specedit tune: {exc}", file=sys.stderr)
-        return 1
+        raise UsageError(str(exc)) from None
     print(
         f"saved {result.adapter_dir} ({result.examples} examples; draft agreement with the log "
         f"{result.agreement_before:.1%} -> {result.agreement_after:.1%})"

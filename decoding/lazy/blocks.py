@@ -21,8 +21,10 @@ from functools import cache
 
 import tree_sitter as ts
 
+from common.errors import ProposalRefused
 
-class MergeRefused(Exception):
+
+class MergeRefused(ProposalRefused):
     """A lazy answer that cannot be merged safely; ``reason`` is meant for the user."""
 
     def __init__(self, reason: str) -> None:

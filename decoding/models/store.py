@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeVar
 
+from common.errors import BackendFailure
+
 Progress = Callable[[str, float | None], None]
 """Called with (what is happening, fraction done or None when unknown) at each loading stage."""
 
@@ -64,7 +66,7 @@ _ACCEPTED_FORMS = (
 )
 
 
-class ModelError(Exception):
+class ModelError(BackendFailure):
     """A model cannot be resolved or loaded; the message says what went wrong and what to do."""
 
 
