@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from decoding.bench import report
 from decoding.bench import runner as bench
 from decoding.bench.runner import MethodRun
 
@@ -60,28 +61,28 @@ def test_summary_speedups_buckets_and_best_baseline():
         _run("multilayer", 45, 0.05),
         _run("multilayer", 45, 0.6, identical=False),
     ]
-    rows = {r.label: r for r in bench.summarize(runs)}
+    rows = {r.label: r for r in report.summarize(runs)}
     assert rows["regular"].speedup_vs_regular == pytest.approx(1.0)
     assert rows["lookup"].speedup_vs_regular == pytest.approx(2.0)
     assert rows["multilayer"].identical == 1
-    assert bench.best_baseline(list(rows.values())).label == "lookup"
-    buckets = dict(bench.iter_buckets(runs))
+    assert report.best_baseline(list(rows.values())).label == "lookup"
+    buckets = dict(report.iter_buckets(runs))
     low = {r.label: r for r in buckets["0.0-0.1"]}
     assert low["multilayer"].speedup_vs_regular == pytest.approx(4.5)
     assert "0.1-0.3" not in buckets
 
 
 def test_percentiles_interpolate():
-    assert bench.percentile([1, 2, 3, 4], 0.5) == pytest.approx(2.5)
-    assert bench.percentile([5], 0.9) == 5
-    assert bench.percentile([], 0.5) == 0.0
+    assert report.percentile([1, 2, 3, 4], 0.5) == pytest.approx(2.5)
+    assert report.percentile([5], 0.9) == 5
+    assert report.percentile([], 0.5) == 0.0
 
 
 def test_grid_runs_are_labelled_by_config():
-    assert bench.label(_run("multilayer", 1, 0.1, config={"max_num_run": 2})) == "multilayer[max_num_run=2]"
+    assert report.label(_run("multilayer", 1, 0.1, config={"max_num_run": 2})) == "multilayer[max_num_run=2]"
 
 
 def test_plot_writes_png(tmp_path):
     out = tmp_path / "p.png"
-    bench.plot([_run("regular", 10, 0.1), _run("lookup", 20, 0.2)], out, "t")
+    report.plot([_run("regular", 10, 0.1), _run("lookup", 20, 0.2)], out, "t")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -123,9 +123,9 @@ def _report_formats(runs: list[Any], args: argparse.Namespace, model: str) -> in
     from rich.console import Console
     from rich.table import Table
 
-    from decoding.bench import runner as bench
+    from decoding.bench import report
 
-    summary = bench.summarize_formats(runs)
+    summary = report.summarize_formats(runs)
     t = Table(title=f"whole vs lazy answers — {model} · multilayer · {args.dataset.name}")
     for col in ("format", "items", "mean new tokens", "mean seconds", "usable proposals"):
         t.add_column(col, justify="left" if col == "format" else "right")
@@ -161,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
     from app.backends import load_models_from_args
     from app.progress import StderrProgress
     from decoding.backends.local import LocalBackend
+    from decoding.bench import report
     from decoding.bench import runner as bench
     from decoding.engine.config import SpecConfig
 
@@ -210,12 +211,12 @@ def run(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
     out = Console(width=None if sys.stdout.isatty() else 200)  # full tables in logs and files
-    rows = bench.summarize(runs)
-    base = bench.best_baseline(rows)
+    rows = report.summarize(runs)
+    base = report.best_baseline(rows)
     title = f"{models.describe()} · {args.dataset.name} · {len(items)} items"
     out.print(_table(f"all items — {title}", rows, base))
-    for name, brows in bench.iter_buckets(runs):
-        out.print(_table(f"edit ratio {name}", brows, bench.best_baseline(brows)))
+    for name, brows in report.iter_buckets(runs):
+        out.print(_table(f"edit ratio {name}", brows, report.best_baseline(brows)))
     if grid:
         tuned = [r for r in rows if r.label.startswith("multilayer[")]
         best = max(tuned, key=lambda r: r.mean_cps)
@@ -226,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
     not_identical = [r for r in runs if not r.identical]
     for r in not_identical:
         out.print(
-            f"[red]NOT IDENTICAL[/red] {escape(r.item_id)} {escape(bench.label(r))}: "
+            f"[red]NOT IDENTICAL[/red] {escape(r.item_id)} {escape(report.label(r))}: "
             f"first differing token {r.first_diff}"
         )
     if args.json or args.markdown:
@@ -236,13 +237,13 @@ def run(args: argparse.Namespace) -> int:
             "dataset": str(args.dataset),
             "items": len(items),
             "summary": [r.__dict__ for r in rows],
-            "buckets": {name: [r.__dict__ for r in brows] for name, brows in bench.iter_buckets(runs)},
+            "buckets": {name: [r.__dict__ for r in brows] for name, brows in report.iter_buckets(runs)},
             "runs": [r.to_json() for r in runs],
         }
         if args.json:
             _write(args.json, json.dumps(payload, indent=1))
         if args.markdown:
-            _write(args.markdown, bench.markdown_tables(payload))
+            _write(args.markdown, report.markdown_tables(payload))
     if args.plot:
-        bench.plot(runs, args.plot, title)
+        report.plot(runs, args.plot, title)
     return 1 if not_identical else 0
