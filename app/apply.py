@@ -9,6 +9,7 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
+from common.redact import model_label
 from decoding.personal.cache import EditCache
 from decoding.personal.log import EditLog, EditRecord, default_log_path
 from decoding.request import EditRequest
@@ -29,10 +30,11 @@ def apply_proposal(
 ) -> str:
     """Commit ``applied_text`` (the accepted hunks) and feed the cache and the tuning log; the sha.
 
-    User changes to the file are committed first in their own commit, so nothing is lost. The
-    cache and the log are best effort: a full disk there must not undo a successful commit.
+    ``apply_edit`` checks everything (file unchanged since read, writable, repository state) before it
+    commits the user's own changes to the file in their own commit, so a refused edit commits nothing.
+    The cache and the log are best effort: a full disk or a damaged log there must cost a warning,
+    never a successful commit.
     """
-    repo.ensure_clean_file(file)
     sha = repo.apply_edit(file, applied_text, request.original, instruction=request.instruction, meta=meta)
     if proposal.stats.cached:
         return sha
@@ -44,10 +46,10 @@ def apply_proposal(
             proposal.raw,
             applied_text,
             meta.method,
-            meta.model,
+            model_label(meta.model),  # the log keeps no server address or credentials
             proposal.stats,
         )
         EditLog(default_log_path(file.parent)).append(record)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         log.warning("could not record the accepted edit for personalisation: %s", exc)
     return sha

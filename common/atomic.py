@@ -9,12 +9,15 @@ as exact UTF-8 bytes (no newline translation), so CRLF files stay CRLF and compa
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import secrets
 import stat
 from pathlib import Path
 
 from common.errors import Refused
+
+TEMP_SUFFIX = ".specedit-tmp"
 
 
 class UnsafePathError(Refused, ValueError):
@@ -55,7 +58,7 @@ def atomic_write_text(path: Path, text: str) -> None:
         mode: int | None = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
         mode = None
-    tmp = directory / f".{path.name}.{secrets.token_hex(6)}.specedit-tmp"
+    tmp = directory / f".{path.name}.{secrets.token_hex(6)}{TEMP_SUFFIX}"
     # 0o666 is filtered by the process umask, as for any new file (mkstemp would force 0o600).
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
@@ -71,6 +74,20 @@ def atomic_write_text(path: Path, text: str) -> None:
             tmp.unlink()
         raise
     _fsync_dir(directory)
+
+
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Delete the temporary files a killed ``atomic_write_text`` of ``path`` left next to it; those removed.
+
+    Only a writer that died leaves one (a live writer removes its own on any exception), so callers run
+    this while holding the lock that writers of ``path`` hold.
+    """
+    removed = []
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*{TEMP_SUFFIX}"):
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+            removed.append(tmp)
+    return removed
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -46,11 +47,12 @@ def run(args: argparse.Namespace) -> int:
     from vcs.hunks import unified_diff
     from vcs.repo import EditMeta, EditRepo
 
-    path = Path(args.file).resolve()
+    path = Path(os.path.abspath(args.file))  # not resolved: a symlink must not choose the repository
     if not path.is_file():
         raise UsageError(f"not a file: {path}")
     original = read_editable(path)
-    repo = EditRepo.open(path.parent, init=args.init) if args.yes else None
+    repo = EditRepo.open(path, init=args.init) if args.yes else None
+    rel = path.name if repo is None else repo.check_editable(path)  # refuse before generating
 
     progress = StderrProgress()
     try:
@@ -62,7 +64,6 @@ def run(args: argparse.Namespace) -> int:
         raise
     progress.finish(backend.describe())
 
-    rel = path.name if repo is None else str(path.relative_to(repo.root))
     request = EditRequest(path=rel, original=original, instruction=args.message)
     proposal: Proposal | None = None
     cache = None if args.no_cache else EditCache(default_cache_path())
