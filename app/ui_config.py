@@ -1,15 +1,18 @@
-"""Settings the TUI remembers between runs (the theme), as JSON under ``$XDG_CONFIG_HOME/specedit``.
+"""What the TUI remembers between runs (the theme last picked), as JSON in the config folder.
 
-A broken or unreadable file must never stop the app from starting: it falls back to defaults and says why.
+This is remembered state, written by the app; the user's own settings are ``config.toml``
+(``app.run_options``), which win over it. A broken or unreadable file must never stop the app from
+starting: it falls back to defaults and says why.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from common.atomic import atomic_write_text
+from common.paths import config_dir
 
 
 @dataclass(frozen=True)
@@ -18,8 +21,7 @@ class UiConfig:
 
 
 def config_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "specedit" / "config.json"
+    return config_dir() / "config.json"
 
 
 def load_config(path: Path | None = None) -> tuple[UiConfig, str | None]:
@@ -38,15 +40,7 @@ def load_config(path: Path | None = None) -> tuple[UiConfig, str | None]:
 
 
 def save_config(config: UiConfig, path: Path | None = None) -> None:
-    """Write atomically (temp file + rename) so a crash never leaves half a file behind."""
+    """Written atomically, so a crash never leaves half a file behind."""
     path = path or config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".config.", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(asdict(config), handle, indent=2)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, json.dumps(asdict(config), indent=2) + "\n")

@@ -97,13 +97,11 @@ def test_worktree_dot_git_file_is_followed(tmp_path: Path) -> None:
 def test_outside_a_repository_the_log_goes_to_the_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import decoding.models.load
-
-    monkeypatch.setattr(decoding.models.load, "cache_dir", lambda: tmp_path / "cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     outside = tmp_path / "plain"
     outside.mkdir()
     assert find_git_dir(outside) is None, "pytest's tmp_path must not sit inside a git repository"
-    assert default_log_path(outside) == tmp_path / "cache" / "edits" / "log.jsonl"
+    assert default_log_path(outside) == tmp_path / "cache" / "specedit" / "edits" / "log.jsonl"
 
 
 def test_cap_must_be_positive(tmp_path: Path) -> None:

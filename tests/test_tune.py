@@ -181,14 +181,12 @@ def test_an_adapter_that_does_not_fit_is_skipped_with_a_warning(
 
 
 def test_adapter_location_follows_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import decoding.models.load
-
-    monkeypatch.setattr(decoding.models.load, "cache_dir", lambda: tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert find_adapter("tiny") is None
     models = loaded(make_tiny_llama(seed=0, num_layers=4))
     assert not use_tuned_draft(models)
     result = tune_models(models, [typed("alpha")], TuneConfig(steps=1))
-    assert result.adapter_dir == tmp_path / "adapters" / "tiny"
+    assert result.adapter_dir == tmp_path / "specedit" / "adapters" / "tiny"
     assert find_adapter("tiny") == result.adapter_dir
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 from common.errors import BackendFailure
+from common.paths import cache_dir, models_dir
 
 Progress = Callable[[str, float | None], None]
 """Called with (what is happening, fraction done or None when unknown) at each loading stage."""
@@ -93,21 +94,6 @@ class ModelInfo:
     size: int
     path: Path
     ready: bool
-
-
-def cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/specedit``, else ``~/.cache/specedit``; models live under ``models/``.
-
-    A relative XDG_CACHE_HOME is ignored, as the XDG spec asks: it would move with the working folder.
-    """
-    base = Path(os.environ.get("XDG_CACHE_HOME") or "")
-    if not base.is_absolute():
-        base = Path.home() / ".cache"
-    return base / "specedit"
-
-
-def models_dir() -> Path:
-    return cache_dir() / "models"
 
 
 def builtin_dir() -> Path:

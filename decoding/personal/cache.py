@@ -14,6 +14,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from common.atomic import atomic_write_text
+from common.paths import edits_dir
 from decoding.request import EditRequest
 
 DEFAULT_CAPACITY = 256
@@ -21,9 +22,7 @@ _VERSION = 1
 
 
 def default_cache_path() -> Path:
-    from decoding.models.load import cache_dir
-
-    return cache_dir() / "edits" / "cache.json"
+    return edits_dir() / "cache.json"
 
 
 def normalise_instruction(instruction: str) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from common.atomic import atomic_write_text
+from common.paths import edits_dir
 from decoding.events import Stats
 from decoding.request import EditRequest
 
@@ -95,9 +96,7 @@ def default_log_path(start: Path | str = ".") -> Path:
     git_dir = find_git_dir(Path(start))
     if git_dir is not None:
         return git_dir / "specedit" / LOG_NAME
-    from decoding.models.load import cache_dir
-
-    return cache_dir() / "edits" / "log.jsonl"
+    return edits_dir() / "log.jsonl"
 
 
 class EditLog:

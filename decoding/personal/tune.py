@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from common.atomic import atomic_write_text
+from common.paths import adapters_dir
 from decoding.models.early_exit import default_exit_layers
 from decoding.models.load import LoadedModels
 from decoding.personal.log import EditRecord
@@ -275,10 +276,8 @@ def adapter_slug(model_name: str) -> str:
 
 
 def adapter_dir_for(target_name: str, draft_name: str | None = None) -> Path:
-    """``cache_dir()/adapters/<name>/``: the separate draft's name, else the target's (self-speculative)."""
-    from decoding.models.load import cache_dir
-
-    return cache_dir() / "adapters" / adapter_slug(draft_name or target_name)
+    """``adapters_dir()/<name>/``: the separate draft's name, else the target's (self-speculative)."""
+    return adapters_dir() / adapter_slug(draft_name or target_name)
 
 
 def find_adapter(target_name: str, draft_name: str | None = None) -> Path | None:
