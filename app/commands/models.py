@@ -31,8 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from app.progress import StderrProgress
-    from decoding.models.builtin import ensure_builtin_model
-    from decoding.models.catalog import BUILTINS, builtin_row
+    from decoding.models.builtin import builtin_row, ensure_builtin_model
+    from decoding.models.catalog import BUILTINS
     from decoding.models.store import cache_dir, list_models
 
     if args.fetch:
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         for info in infos
     ]
     print(_table(("NAME", "KIND", "SIZE", "STATE", "PATH"), rows))
-    print("\nBuiltin models (--model ALIAS; fetched on first use, or now with `specedit models --fetch ALIAS`):")
+    print("\nBuiltin models (--model ALIAS; fetched on first use or by `specedit models --fetch ALIAS`):")
     details = [
         (
             model.name,

