@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from app.options import add_model_options
-from common.errors import UsageError
+from common.errors import BackendFailure, UsageError
 
 DEFAULT_METHODS = "regular,lookup,draft,multilayer,hf-pld,hf-assisted"
 
@@ -20,7 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "bench",
         help="benchmark decoding methods side by side (speed, losslessness, acceptance)",
         description="Runs every item with every method in one process, interleaved per item, after a "
-        "warm-up item. Each method's tokens are compared with plain greedy decoding (`regular`).",
+        "warm-up item. Each method's tokens are compared with plain greedy decoding (`regular`). "
+        "With --backend openai --base-url [LABEL=]URL[,...] every server (llama.cpp, vLLM) also "
+        "answers each item with the engine's own prompt via /v1/completions, next to --methods; "
+        "server answers are checked against the first server's (see docs/serving.md).",
     )
     p.add_argument("--dataset", required=True, type=Path, help="JSONL with id, before, instruction[, after]")
     p.add_argument("--limit", type=int, default=None, help="first N items only")
@@ -169,8 +172,7 @@ def run(args: argparse.Namespace) -> int:
     unknown = sorted(set(methods) - set(bench.ALL_METHODS))
     if unknown:
         raise UsageError(f"unknown method(s) {unknown}; choose from {list(bench.ALL_METHODS)}")
-    if args.backend != "local":
-        raise UsageError("only the local backend is benchmarked")
+    servers = _servers(args)
     try:
         items = bench.load_dataset(args.dataset, args.limit)
         grid = bench.parse_grid(args.grid)
@@ -199,8 +201,25 @@ def run(args: argparse.Namespace) -> int:
         def on_progress(done: int, total: int, what: str) -> None:
             progress.update(task, completed=done, total=total, description=what)
 
+        agreement: dict[str, Any] = {}
         if args.compare_formats:
             format_runs = bench.compare_formats(backend, items, on_progress)
+        elif servers:
+            from decoding.bench import remote
+
+            try:
+                runs, agreement = remote.run_side_by_side(
+                    runner,
+                    remote.RemoteRunner(backend),
+                    servers,
+                    items,
+                    methods,
+                    grid,
+                    warmup=not args.no_warmup,
+                    on_progress=on_progress,
+                )
+            except remote.RemoteError as exc:
+                raise BackendFailure(str(exc)) from None
         else:
             runs = bench.run_bench(
                 runner, items, methods, grid, warmup=not args.no_warmup, on_progress=on_progress
@@ -230,6 +249,8 @@ def run(args: argparse.Namespace) -> int:
             f"[red]NOT IDENTICAL[/red] {escape(r.item_id)} {escape(report.label(r))}: "
             f"first differing token {r.first_diff}"
         )
+    for name, tally in agreement.items():
+        out.print(f"{escape(name)}: same text as our regular on {tally.same}/{tally.items} items")
     if args.json or args.markdown:
         payload = {
             "machine": _machine(),
@@ -239,6 +260,8 @@ def run(args: argparse.Namespace) -> int:
             "summary": [r.__dict__ for r in rows],
             "buckets": {name: [r.__dict__ for r in brows] for name, brows in report.iter_buckets(runs)},
             "runs": [r.to_json() for r in runs],
+            "servers": {s.label: s.__dict__ | {"api_key": None} for s in servers},
+            "same_as_regular": {name: tally.__dict__ for name, tally in agreement.items()},
         }
         if args.json:
             _write(args.json, json.dumps(payload, indent=1))
@@ -246,4 +269,23 @@ def run(args: argparse.Namespace) -> int:
             _write(args.markdown, report.markdown_tables(payload))
     if args.plot:
         report.plot(runs, args.plot, title)
-    return 1 if not_identical else 0
+    # Only our engine promises token-identical output; a server's mismatches are reported, not failed.
+    return 1 if any(r.method in bench.ALL_METHODS for r in not_identical) else 0
+
+
+def _servers(args: argparse.Namespace) -> list[Any]:
+    """The servers of ``--backend openai --base-url [LABEL=]URL[,...]``, each asked for its model."""
+    if args.backend == "local":
+        return []
+    if args.compare_formats:
+        raise UsageError("--compare-formats runs the local engine only")
+    from decoding.bench import remote
+
+    if not args.base_url:
+        raise UsageError("bench --backend openai needs --base-url [LABEL=]URL[,[LABEL=]URL...]")
+    try:
+        return remote.connect_all(args.base_url, args.api_key)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    except remote.RemoteError as exc:
+        raise BackendFailure(str(exc)) from None
