@@ -14,10 +14,22 @@ OutputFormat = Literal["whole", "lazy"]
 
 @dataclass(frozen=True)
 class EditRequest:
+    """One edit. ``prefix`` continues an answer that the token budget cut off (see ``CutOff.resume``).
+
+    Backends put ``prefix`` right after the pre-filled opening fence, as the start of the assistant's
+    answer, and stream only what follows it; with greedy decoding the continuation is what a single
+    run with a larger budget would have generated, and nothing already generated is paid for twice.
+    A local backend feeds ``prefix_ids`` rather than re-tokenizing the text, which could split it into
+    different tokens and so steer the continuation elsewhere.
+    """
+
     path: str  # path shown to the model (relative to the opened folder); picks the language
     original: str  # the file's text as read from disk
     instruction: str
     format: OutputFormat = "whole"
+    prefix: str = ""  # answer text already generated (after the opening fence) to continue from
+    prefix_ids: tuple[int, ...] = ()  # its tokens, when the backend that generated them reported them
+    earlier: tuple[str, ...] = ()  # a conversation's earlier instructions, already carried out in original
 
 
 class EditBackend(Protocol):

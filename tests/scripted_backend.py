@@ -23,6 +23,7 @@ class ScriptedBackend:
     chunk: int = 8
     delay: float = 0.0
     fail_with: str | None = None
+    budget: int | None = None  # characters per run; a longer answer is cut with stop_reason="max_new_tokens"
     requests: list[EditRequest] = field(default_factory=list)
 
     def describe(self) -> str:
@@ -34,6 +35,9 @@ class ScriptedBackend:
             yield Error(self.fail_with, kind="load")
             return
         answer = self.answers[min(len(self.requests) - 1, len(self.answers) - 1)]
+        answer = answer.removeprefix(request.prefix)  # a continuation streams only what follows
+        cut = self.budget is not None and len(answer) > self.budget
+        answer = answer[: self.budget] if cut else answer
         text = ""
         for i in range(0, len(answer), self.chunk):
             if cancel is not None and cancel.is_set():
@@ -48,4 +52,5 @@ class ScriptedBackend:
             )
             if self.delay:
                 time.sleep(self.delay)
-        yield Done(text, (), Stats(new_tokens=len(text), chars=len(text), target_forwards=1, elapsed=0.01))
+        stats = Stats(new_tokens=len(text), chars=len(text), target_forwards=1, elapsed=0.01)
+        yield Done(text, (), stats, stop_reason="max_new_tokens" if cut else "eos")

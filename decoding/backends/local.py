@@ -45,7 +45,10 @@ class LocalBackend:
         )
 
     def stream(self, request: EditRequest, cancel: threading.Event | None = None) -> Iterator[Event]:
-        prompt_ids, original_ids = self.encode(request)
+        # a continued answer keeps its own tokens: re-tokenized text could split differently
+        start = replace(request, prefix="", prefix_ids=()) if request.prefix_ids else request
+        prompt_ids, original_ids = self.encode(start)
+        prompt_ids = prompt_ids + list(request.prefix_ids)
         yield from self.generate(prompt_ids, original_ids, self.config_for(request, original_ids), cancel)
 
     def generate(

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from decoding.backends.sse import iter_sse
 from decoding.events import Done, Error, Event, Span, Stats
-from decoding.prompts import chat_messages, fence_open
+from decoding.prompts import assistant_prefill, chat_messages
 from decoding.request import EditRequest
 
 # Servers known to continue a final assistant message when asked with these extra fields; for them
@@ -100,6 +100,9 @@ class OpenAIBackend:
         except _Failure as failure:
             yield failure.error
             return
+        if request.prefix and prefill is None:  # it would start over: the answer cannot be continued
+            yield Error("this server cannot continue a cut-off answer; retry with a larger budget", "budget")
+            return
         with_prediction = self.use_prediction and self._prediction_accepted
         try:
             body = self._body(request, prefill, with_prediction)
@@ -123,7 +126,7 @@ class OpenAIBackend:
         if self.max_tokens is not None:
             body["max_tokens"] = self.max_tokens
         if prefill is not None:
-            messages.append({"role": "assistant", "content": fence_open(request)})
+            messages.append({"role": "assistant", "content": assistant_prefill(request)})
             body.update(prefill)
         if with_prediction:
             body["prediction"] = {"type": "content", "content": request.original}
