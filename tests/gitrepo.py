@@ -37,7 +37,7 @@ def git(cwd: Path, *args: str) -> str:
 def make_repo(tmp_path: Path, files: dict[str, str] | None = None) -> Path:
     """A repository whose first commit (by the user) holds ``files``."""
     root = tmp_path / "repo"
-    root.mkdir()
+    root.mkdir(parents=True)
     git(root, "init", "-q", "-b", "main")
     for name, text in (files or {"f.py": "one\ntwo\n"}).items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)

@@ -198,7 +198,7 @@ class EditRepo:
             raise VcsError(f"refusing to use this repository: {exc}") from None
         except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
             raise VcsError(f"{top} does not hold a usable git repository ({exc})") from None
-        edit_repo.recover(wait=False)
+        edit_repo.recover_interrupted_apply()
         return edit_repo
 
     def close(self) -> None:
@@ -365,12 +365,17 @@ class EditRepo:
                 raise
             raise VcsError(f"cannot lock the repository ({exc.filename}: {exc.strerror})") from exc
 
-    def recover(self, wait: bool = True) -> None:
-        """Roll back or finish a transaction a killed run left; without ``wait``, only if no other
-        specedit run holds the repository (that run repairs it itself)."""
+    def recover_interrupted_apply(self) -> None:
+        """Put back a file whose apply a killed run left half done, unless another run holds the
+        repository (that run repairs it itself). Run at open, so a TUI never shows a half-applied file.
+
+        An interrupted undo or redo is left to the next undo, redo or edit: a retried ``specedit undo``
+        must finish the interrupted undo, not undo one more edit.
+        """
         try:
-            with repo_lock(self._lock_dir, self.on_wait if wait else None, None if wait else 0):
-                self._recover()
+            with repo_lock(self._lock_dir, None, timeout=0):
+                if isinstance(read_journal(self._state_dir), PendingApply):
+                    self._recover()
         except (LockTimeout, OSError):
             return
 
