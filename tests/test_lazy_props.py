@@ -23,6 +23,20 @@ from decoding.prompts import comment_marker
 EDITEVAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "editeval.jsonl"
 
 
+def _blanks_above(source: Source, row: int) -> list[str]:
+    first = row
+    while first > 0 and not source.lines[first - 1].strip():
+        first -= 1
+    return source.lines[first:row]
+
+
+def _blanks_below(source: Source, row: int) -> list[str]:
+    last = row
+    while last + 1 < len(source.lines) and not source.lines[last + 1].strip():
+        last += 1
+    return source.lines[row + 1 : last + 1]
+
+
 def _marker_runs(b: Source, bb: list[Block], f: Source, fb: list[Block]) -> list[tuple[int, int]]:
     """Rows of ``after`` (first, last) that a marker can stand for, at this level and below."""
     runs: list[tuple[int, int]] = []
@@ -44,6 +58,12 @@ def _marker_runs(b: Source, bb: list[Block], f: Source, fb: list[Block]) -> list
         lead = k > 0 and ops[k - 1][0] in ("delete", "replace")  # a deletion needs an anchor on each side
         trail = k + 1 < len(ops)  # a change or insertion needs one before it
         lo, hi = j1 + lead, j2 - trail
+        # The merge takes the blank lines around a marker from the original: a block whose blank
+        # lines the edit changed is shown.
+        while lo < hi and _blanks_above(f, fb[lo].first) != _blanks_above(b, bb[i1 + lo - j1].first):
+            lo += 1
+        while lo < hi and _blanks_below(f, fb[hi - 1].last) != _blanks_below(b, bb[i1 + hi - 1 - j1].last):
+            hi -= 1
         if lo < hi:
             same = b.row_text(bb[i1 + lo - j1].first, bb[i1 + hi - 1 - j1].last)
             if same == f.row_text(fb[lo].first, fb[hi - 1].last):  # blank lines inside the run too

@@ -119,6 +119,40 @@ _WRAPPER_FIELDS = {"decorated_definition": "definition", "export_statement": "de
 _BODY_TYPES = frozenset({"block", "class_body", "declaration_list", "field_declaration_list"})
 
 
+# Declarations that style guides (PEP 8, gofmt, most JS/Java/Rust styles) separate by blank lines.
+DEFINITION_KINDS = frozenset(
+    {
+        "function_definition",
+        "class_definition",
+        "function_declaration",
+        "generator_function_declaration",
+        "class_declaration",
+        "method_definition",
+        "method_declaration",
+        "interface_declaration",
+        "enum_declaration",
+        "type_spec",
+        "function_item",
+        "impl_item",
+        "struct_item",
+        "enum_item",
+        "trait_item",
+        "mod_item",
+        "rule_set",
+        "media_statement",
+    }
+)
+IMPORT_KINDS = frozenset(
+    {
+        "import_statement",
+        "import_from_statement",
+        "future_import_statement",
+        "import_declaration",
+        "use_declaration",
+    }
+)
+
+
 def split_lines(text: str) -> list[str]:
     r"""Lines with their ends, split on ``\n`` only: tree-sitter's rows (``str.splitlines`` would also
     split on form feeds and ``\u2028``, which can sit inside code)."""
@@ -163,6 +197,15 @@ class Block:
     name: str | None
     signature: str
     digest: str
+    comment_rows: int = 0  # leading rows of comments attached above the code (they travel with it)
+
+    @property
+    def category(self) -> str:
+        """Definitions and imports each count as one kind: for spacing, and for telling whether a new
+        block may be a rewrite of an old one (a class replacing two functions)."""
+        if self.kind in DEFINITION_KINDS:
+            return "definition"
+        return "import" if self.kind in IMPORT_KINDS else self.kind
 
     @property
     def rows(self) -> int:
@@ -266,6 +309,24 @@ def _declared_names(source: Source, node: ts.Node) -> list[str]:
     return names
 
 
+def _imported_module(source: Source, node: ts.Node) -> str | None:
+    """The module an import statement names, so that an import the answer changed (``from typing
+    import Dict, List`` for ``from typing import List``) replaces the original instead of joining it."""
+    field = {"import_from_statement": "module_name", "import_statement": "source"}.get(node.type)
+    if field is not None and node.child_by_field_name(field) is not None:  # Python from-import, JS/TS
+        return normalize(source.node_text(node.child_by_field_name(field))).strip("'\"")
+    if node.type == "import_statement":  # Python `import a.b as c, d`: the first module
+        first = node.child_by_field_name("name")
+        if first is not None and first.type == "aliased_import":
+            first = first.child_by_field_name("name")
+        return normalize(source.node_text(first)) if first is not None else None
+    specs = [c for c in node.named_children if c.type in {"import_spec", "import_spec_list"}]
+    if node.type == "import_declaration" and specs:  # Go: `import "fmt"`, or the file's one group
+        path = specs[0].child_by_field_name("path")
+        return source.node_text(path).strip('"`') if path is not None else "import (...)"
+    return None
+
+
 def _name(source: Source, node: ts.Node) -> str | None:
     """What a reader would call the block: its identifier, selectors, or header line."""
     text = source.node_text
@@ -273,6 +334,9 @@ def _name(source: Source, node: ts.Node) -> str | None:
     if kind == "method_declaration" and node.child_by_field_name("receiver") is not None:  # Go
         receiver = normalize(text(node.child_by_field_name("receiver")))
         return f"{receiver}.{text(node.child_by_field_name('name'))}"
+    module = _imported_module(source, node)
+    if module is not None:
+        return module
     if kind == "impl_item":
         trait = node.child_by_field_name("trait")
         target = text(node.child_by_field_name("type"))
@@ -286,8 +350,6 @@ def _name(source: Source, node: ts.Node) -> str | None:
         return "return"
     if kind in {"assignment", "assignment_expression"}:  # not augmented: `x += 1` declares nothing
         return normalize(text(node.child_by_field_name("left")))
-    if kind == "import_from_statement":
-        return normalize(text(node.child_by_field_name("module_name")))
     if kind in {"rule_set", "declaration"} and node.named_child_count:  # CSS selectors / property
         return normalize(text(node.named_children[0]))
     declared = _declared_names(source, node)
@@ -316,7 +378,9 @@ def _make_block(source: Source, nodes: list[ts.Node], first: int, last: int) -> 
         return Block(first, last, None, marker, "marker" if marker else "comment", None, "", digest)
     inner = _unwrap(main)
     signature = normalize(source.row_text(first, inner.start_point.row))
-    return Block(first, last, main, False, inner.type, _name(source, inner), signature, digest)
+    code_row = next(n.start_point.row for n in nodes if n.type not in _COMMENT_TYPES)
+    name = _name(source, inner)
+    return Block(first, last, main, False, inner.type, name, signature, digest, code_row - first)
 
 
 def blocks(source: Source, container: ts.Node) -> list[Block]:

@@ -37,6 +37,7 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass, replace
 
 from decoding.lazy.blocks import (
     SUPPORTED_LANGUAGES,
@@ -49,8 +50,16 @@ from decoding.lazy.blocks import (
     parse,
     top_blocks,
 )
+from decoding.lazy.layout import Layout, Piece, lead_in, lead_out
 
-__all__ = ["SUPPORTED_LANGUAGES", "MergeRefused", "is_lazy_answer", "merge_lazy"]
+__all__ = [
+    "SUPPORTED_LANGUAGES",
+    "LazyMerge",
+    "MergeRefused",
+    "is_lazy_answer",
+    "merge_lazy",
+    "merge_lazy_with_notes",
+]
 
 MAX_DELETED_FRACTION = 0.30
 
@@ -66,19 +75,30 @@ def is_lazy_answer(answer: str, language: str) -> bool:
     return bool(marker_rows(answer, language))
 
 
+@dataclass(frozen=True)
+class LazyMerge:
+    """The merged file, and what the reviewer should know about how it was read (one line each)."""
+
+    text: str
+    notes: tuple[str, ...] = ()
+
+
 def merge_lazy(original: str, answer: str, language: str) -> str:
     """The whole file the lazy ``answer`` describes, or :class:`MergeRefused` with the reason."""
+    return merge_lazy_with_notes(original, answer, language).text
+
+
+def merge_lazy_with_notes(original: str, answer: str, language: str) -> LazyMerge:
+    """:func:`merge_lazy` with the notes a review shows next to the result."""
     orig = parse(original, language, answer=False)
     ans = parse(answer, language, answer=True)
     for source, what in ((orig, "the original file"), (ans, "the answer")):
         row = first_error_row(source)
         if row is not None:
             raise MergeRefused(f"{what} does not parse as {language} (line {row + 1})")
-    merge = _Merge(orig, ans)
-    a_items = top_blocks(ans)
-    lines = merge.level(top_blocks(orig), a_items)
-    head = ans.lines[: a_items[0].first] if a_items else ans.lines
-    tail = ans.lines[a_items[-1].last + 1 :] if a_items else []
+    merge = _Merge(orig, ans, language)
+    o_items, a_items = top_blocks(orig), top_blocks(ans)
+    level = merge.level(o_items, a_items, top=True)
     total = len(orig.lines)
     if merge.deleted_rows > MAX_DELETED_FRACTION * total:
         raise MergeRefused(
@@ -88,7 +108,23 @@ def merge_lazy(original: str, answer: str, language: str) -> str:
     left = sorted(ans.markers - merge.expanded)
     if left:
         raise MergeRefused(f"the marker on line {left[0] + 1} of the answer is not between blocks")
-    return _join([*head, *lines, *tail], final_newline=answer.endswith("\n"))
+    head = ans.lines[: a_items[0].first] if a_items else ans.lines
+    tail = ans.lines[a_items[-1].last + 1 :] if a_items else []
+    if level.starts_original:
+        head = lead_in(head, orig.lines[: o_items[0].first])
+    if level.ends_original:  # a markers-only answer keeps the file's trailing blank lines
+        tail = lead_out(tail, orig.lines[o_items[-1].last + 1 :])
+    final_newline = (original if level.ends_original else answer).endswith("\n")
+    return LazyMerge(_join([*head, *level.lines, *tail], final_newline=final_newline), tuple(merge.notes))
+
+
+def _listed(blocks: list[Block], most: int = 3) -> str:
+    named = ", ".join(b.describe() for b in blocks[:most])
+    return named + (f" and {len(blocks) - most} more" if len(blocks) > most else "")
+
+
+def _rows(first: int, last: int) -> str:
+    return f"line {first + 1}" if first == last else f"lines {first + 1}-{last + 1}"
 
 
 def _join(lines: list[str], *, final_newline: bool) -> str:
@@ -121,62 +157,81 @@ def _anchors(pairs: dict[int, int]) -> set[int]:
     return chain
 
 
-class _Merge:
-    """One merge: walks the levels and keeps the counts the final checks need."""
+@dataclass(frozen=True)
+class _Level:
+    """One level's merged lines; whether its first/last block is original text a marker stood for
+    (then the blank lines at that edge of the level are the original's too)."""
 
-    def __init__(self, orig: Source, ans: Source) -> None:
+    lines: list[str]
+    starts_original: bool
+    ends_original: bool
+
+
+class _Merge:
+    """One merge: walks the levels and keeps the counts and notes the final result needs."""
+
+    def __init__(self, orig: Source, ans: Source, language: str) -> None:
         self.orig = orig
         self.ans = ans
+        self.language = language
         self.deleted_rows = 0
         self.expanded: set[int] = set()
+        self.notes: list[str] = []
 
-    def level(self, o_items: list[Block], a_items: list[Block]) -> list[str]:
-        """Output lines from the first to the last block of one level (gaps between them included)."""
+    def level(self, o_items: list[Block], a_items: list[Block], *, top: bool) -> _Level:
+        """The merged blocks of one level with the blank lines between them (rules 1-7)."""
         pairs = self._match(o_items, a_items)
-        stands_for = self._expand(o_items, a_items, pairs)
-        self.deleted_rows += self._net_deleted_rows(o_items, a_items, pairs, stands_for)
+        anchors = _anchors(pairs)
+        stands_for = self._expand(o_items, a_items, pairs, anchors)
+        self.deleted_rows += self._net_deleted_rows(o_items, a_items, pairs, anchors, stands_for)
+        self.notes += self._stood_for_notes(o_items, a_items, pairs, anchors, stands_for)
 
-        out: list[str] = []
-        skip_gap = False
+        pieces: list[Piece] = []
         for t, item in enumerate(a_items):
-            if t and not skip_gap:
-                out += self._gap(o_items, a_items, t, pairs, stands_for)
-            skip_gap = False
+            gap = self.ans.lines[a_items[t - 1].last + 1 : item.first] if t else None
             if item.marker:
                 self.expanded.add(item.first)
-                run = stands_for.get(t, [])
-                out += self._original_run(o_items, run)
-                skip_gap = not run  # an empty marker vanishes with the blank lines after it
-            elif any(item.first <= row <= item.last for row in self.ans.markers):
-                if t not in pairs:
-                    raise MergeRefused(
-                        f"the answer's {item.describe()} (line {item.first + 1}) has a marker inside "
-                        "but matches no block of the original"
-                    )
-                out += self._nested(o_items[pairs[t]], item)
-            else:
-                out += self.ans.lines[item.first : item.last + 1]
-        return out
+                run = [self._original_piece(o_items, o) for o in stands_for.get(t, ())]
+                if run:
+                    run[0] = replace(run[0], answer_gap=gap)
+                pieces += run
+                continue
+            written = t > 0 and not a_items[t - 1].marker
+            o = pairs.get(t)
+            lines = self._shown_lines(o_items, item, o, skipped_above=t > 0 and a_items[t - 1].marker)
+            pieces.append(Piece(lines, o, item.category, True, gap, written))
 
-    def _gap(
-        self,
-        o_items: list[Block],
-        a_items: list[Block],
-        t: int,
-        pairs: dict[int, int],
-        stands_for: dict[int, list[int]],
+        lines = Layout(self.orig, o_items, self.language, top=top).join(pieces)
+        starts = bool(pieces) and not pieces[0].shown and pieces[0].orig == 0
+        ends = bool(pieces) and not pieces[-1].shown and pieces[-1].orig == len(o_items) - 1
+        return _Level(lines, starts, ends)
+
+    def _original_piece(self, o_items: list[Block], o: int) -> Piece:
+        block = o_items[o]
+        return Piece(self.orig.lines[block.first : block.last + 1], o, block.category, False)
+
+    def _shown_lines(
+        self, o_items: list[Block], item: Block, o: int | None, *, skipped_above: bool
     ) -> list[str]:
-        """Lines between answer blocks ``t - 1`` and ``t``: the answer's, unless a marker is written flush
-        against the block that precedes or follows its code in the original; then the original's."""
-        written = self.ans.lines[a_items[t - 1].last + 1 : a_items[t].first]
-        if written:
-            return written
-        before, after = stands_for.get(t - 1), stands_for.get(t)
-        if before and pairs.get(t) == before[-1] + 1:
-            return self.orig.lines[o_items[before[-1]].last + 1 : o_items[before[-1] + 1].first]
-        if after and pairs.get(t - 1) == after[0] - 1:
-            return self.orig.lines[o_items[after[0] - 1].last + 1 : o_items[after[0]].first]
-        return written
+        """An answer block's lines (merged with its original when it has a marker inside).
+
+        The comments above the original block travel with it when the answer shows none and has a
+        marker right above it: models skip such comments with the unchanged code. Below code the
+        answer wrote (or at its start), a missing comment was left out on purpose.
+        """
+        if any(item.first <= row <= item.last for row in self.ans.markers):
+            if o is None:
+                raise MergeRefused(
+                    f"the answer's {item.describe()} (line {item.first + 1}) has a marker inside "
+                    "but matches no block of the original"
+                )
+            lines = self._nested(o_items[o], item)
+        else:
+            lines = self.ans.lines[item.first : item.last + 1]
+        if skipped_above and o is not None and not item.comment_rows and o_items[o].comment_rows:
+            first = o_items[o].first
+            lines = self.orig.lines[first : first + o_items[o].comment_rows] + lines
+        return lines
 
     def _match(self, o_items: list[Block], a_items: list[Block]) -> dict[int, int]:
         pairs: dict[int, int] = {}
@@ -193,8 +248,11 @@ class _Merge:
                     by_gap[self._between(a, pairs, len(o_items))].append(a)
                 for (lo, hi), gap_ais in by_gap.items():
                     ois = [o for o in o_by.get(k, ()) if lo < o < hi]
-                    if len(ois) == len(gap_ais):
-                        pairs.update(zip(gap_ais, ois, strict=True))
+                    # Imports of one module are interchangeable: an answer that merges them
+                    # replaces the first and leaves the others to the markers.
+                    merged_imports = a_items[gap_ais[0]].category == "import" and len(ois) > len(gap_ais)
+                    if len(ois) == len(gap_ais) or merged_imports:
+                        pairs.update(zip(gap_ais, ois, strict=False))
         o_by, a_by = self._unpaired_by_key(_KEYS[2], o_items, a_items, pairs)
         for k, ais in a_by.items():
             if k in o_by:
@@ -230,11 +288,11 @@ class _Merge:
         after = [p for p in pairs if p > a]
         return (pairs[max(before)] if before else -1), (pairs[min(after)] if after else n_orig)
 
+    @staticmethod
     def _expand(
-        self, o_items: list[Block], a_items: list[Block], pairs: dict[int, int]
+        o_items: list[Block], a_items: list[Block], pairs: dict[int, int], anchors: set[int]
     ) -> dict[int, list[int]]:
         """Answer index of each marker -> original indices it stands for (rule 3)."""
-        anchors = _anchors(pairs)
         shown_elsewhere = set(pairs.values())
         stands_for: dict[int, list[int]] = {}
         lo, first_marker, between = -1, None, False
@@ -264,15 +322,19 @@ class _Merge:
 
     @staticmethod
     def _net_deleted_rows(
-        o_items: list[Block], a_items: list[Block], pairs: dict[int, int], stands_for: dict[int, list[int]]
+        o_items: list[Block],
+        a_items: list[Block],
+        pairs: dict[int, int],
+        anchors: set[int],
+        stands_for: dict[int, list[int]],
     ) -> int:
         """Rows of deleted blocks, less the rows of new blocks between the same anchors (rule 6).
 
         A function rewritten under a new name is a replacement, not a loss of code; what the 30 %
         rule is after is an answer that silently drops code, e.g. one that forgot its markers.
         """
-        anchors = sorted(_anchors(pairs))
-        anchor_origs = [pairs[a] for a in anchors]
+        order = sorted(anchors)
+        anchor_origs = [pairs[a] for a in order]
         shown = set(pairs.values()) | {o for run in stands_for.values() for o in run}
         net: dict[int, int] = defaultdict(int)
         for o, block in enumerate(o_items):
@@ -280,18 +342,34 @@ class _Merge:
                 net[bisect.bisect_left(anchor_origs, o)] += block.rows
         for t, block in enumerate(a_items):
             if t not in pairs and not block.marker:
-                net[bisect.bisect_left(anchors, t)] -= block.rows
+                net[bisect.bisect_left(order, t)] -= block.rows
         return sum(max(0, rows) for rows in net.values())
 
-    def _original_run(self, o_items: list[Block], run: list[int]) -> list[str]:
-        """The original text of the blocks a marker stands for; a block moved away takes with it
-        the blank lines before it, so those after it separate its neighbours."""
-        out: list[str] = []
-        for i, o in enumerate(run):
-            if i:
-                out += self.orig.lines[o_items[o - 1].last + 1 : o_items[o].first]
-            out += self.orig.lines[o_items[o].first : o_items[o].last + 1]
-        return out
+    @staticmethod
+    def _stood_for_notes(
+        o_items: list[Block],
+        a_items: list[Block],
+        pairs: dict[int, int],
+        anchors: set[int],
+        stands_for: dict[int, list[int]],
+    ) -> list[str]:
+        """Rule 7: a marker next to a new block of a kind it also stands for may hide a replacement
+        the answer did not say it made (the old block stays), so the review says what it kept."""
+        notes = []
+        for t, run in sorted(stands_for.items()):
+            lo = max((a for a in anchors if a < t), default=-1)
+            hi = min((a for a in anchors if a > t), default=len(a_items))
+            kinds = {o_items[o].category for o in run if o_items[o].node is not None} - {"import"}
+            new = [a_items[u] for u in range(lo + 1, hi) if u not in pairs and a_items[u].category in kinds]
+            if not new:
+                continue
+            alike = [o_items[o] for o in run if o_items[o].category in {b.category for b in new}]
+            notes.append(
+                f"the marker on line {a_items[t].first + 1} of the answer stands for original "
+                f"{_rows(o_items[run[0]].first, o_items[run[-1]].last)}, with {_listed(alike)}, and the "
+                f"answer adds {_listed(new)} next to it: if that is a rewrite, the old code is still there"
+            )
+        return notes
 
     def _nested(self, o_block: Block, a_block: Block) -> list[str]:
         """The answer's block with its body merged into the original block's body."""
@@ -303,6 +381,11 @@ class _Merge:
                 f"the marker in {a_block.describe()} (line {a_block.first + 1}) cannot be expanded: the "
                 f"{where} block has no body of separate lines"
             )
+        level = self.level(o_inner, a_inner, top=False)
         head = self.ans.lines[a_block.first : a_inner[0].first]
         tail = self.ans.lines[a_inner[-1].last + 1 : a_block.last + 1]
-        return [*head, *self.level(o_inner, a_inner), *tail]
+        if level.starts_original:
+            head = lead_in(head, self.orig.lines[o_block.first : o_inner[0].first])
+        if level.ends_original:
+            tail = lead_out(tail, self.orig.lines[o_inner[-1].last + 1 : o_block.last + 1])
+        return [*head, *level.lines, *tail]
