@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections import OrderedDict
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from decoding.request import EditRequest
 
 DEFAULT_CAPACITY = 256
 _VERSION = 1
+
+log = logging.getLogger(__name__)
 
 
 def default_cache_path() -> Path:
@@ -48,27 +51,43 @@ class EditCache:
         self.path = path
         self.capacity = capacity
         self._entries: OrderedDict[str, str] = OrderedDict()
-        if path is not None and path.exists():
+        if path is not None:
             self._entries = self._load(path)
             self._evict()
 
     @staticmethod
     def _load(path: Path) -> OrderedDict[str, str]:
-        """A damaged cache file is not worth failing an edit over: start empty and overwrite it later."""
+        """A damaged or unreadable cache is not worth failing an edit over: warn, start empty, and
+        overwrite it later. Entries of the wrong shape are dropped, never turned into text: a cached
+        text is applied to a user's file as it is."""
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = json.loads(path.read_bytes().decode("utf-8"))
+        except FileNotFoundError:
             return OrderedDict()
-        if not isinstance(data, dict) or data.get("version") != _VERSION:
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring the edit cache %s: %s", path, getattr(exc, "strerror", None) or exc)
             return OrderedDict()
-        return OrderedDict((str(k), str(v)) for k, v in data.get("entries", []))
+        entries = data.get("entries") if isinstance(data, dict) else None
+        if not isinstance(data, dict) or data.get("version") != _VERSION or not isinstance(entries, list):
+            log.warning("ignoring the edit cache %s: not a version %d cache", path, _VERSION)
+            return OrderedDict()
+        valid = [
+            e for e in entries if isinstance(e, list) and len(e) == 2 and all(isinstance(x, str) for x in e)
+        ]
+        if len(valid) != len(entries):
+            log.warning("dropped %d damaged entries of the edit cache %s", len(entries) - len(valid), path)
+        return OrderedDict((key, text) for key, text in valid)
 
     def _save(self) -> None:
+        """Best effort: a cache that cannot be written costs later speed, not this edit."""
         if self.path is None:
             return
         data = {"version": _VERSION, "entries": list(self._entries.items())}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.path, json.dumps(data))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.path, json.dumps(data))
+        except OSError as exc:
+            log.warning("could not write the edit cache %s: %s", self.path, exc.strerror or exc)
 
     def _evict(self) -> None:
         while len(self._entries) > self.capacity:

@@ -108,25 +108,39 @@ class EditLog:
 
     def append(self, record: EditRecord) -> bool:
         """Add a record, dropping the oldest ones past the cap; False if the record alone exceeds it."""
-        line = record.to_json() + "\n"
-        if len(line.encode("utf-8")) > self.max_bytes:
+        line = (record.to_json() + "\n").encode("utf-8")
+        if len(line) > self.max_bytes:
             return False
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as f:
+        with self.path.open("ab") as f:
+            if f.tell() and not self._ends_with_newline():
+                f.write(b"\n")  # a killed writer's torn last line must not swallow this record
             f.write(line)
         if self.path.stat().st_size > self.max_bytes:
             self._trim()
         return True
 
+    def _ends_with_newline(self) -> bool:
+        with self.path.open("rb") as f:
+            f.seek(-1, 2)
+            return f.read(1) == b"\n"
+
+    def _lines(self) -> list[bytes]:
+        """The log's lines as bytes: a torn line (cut UTF-8, half a record) is the reader's to skip,
+        never a reason to fail the edit that is being recorded."""
+        return self.path.read_bytes().splitlines(keepends=True)
+
     def _trim(self) -> None:
-        lines = self.path.read_text(encoding="utf-8").splitlines(keepends=True)
         kept: list[str] = []
         size = 0
-        for line in reversed(lines):
-            size += len(line.encode("utf-8"))
+        for line in reversed(self._lines()):
+            size += len(line)
             if size > self.max_bytes:
                 break
-            kept.append(line)
+            try:
+                kept.append(line.decode("utf-8"))
+            except UnicodeDecodeError:
+                continue  # torn: it could never be read back as a record
         self.path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.path, "".join(reversed(kept)))
 
@@ -135,9 +149,9 @@ class EditLog:
         if not self.path.exists():
             return []
         out: list[EditRecord] = []
-        for line in self.path.read_text(encoding="utf-8").splitlines():
+        for line in self._lines():
             try:
-                out.append(EditRecord.from_dict(json.loads(line)))
+                out.append(EditRecord.from_dict(json.loads(line.decode("utf-8"))))
             except (ValueError, KeyError, TypeError):
                 continue
         return out
