@@ -16,6 +16,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from common.terminal import escape_controls
 from decoding.checks import Finding, check_proposal
 from decoding.events import Done, Error, Event, Stats
 from decoding.personal.cache import EditCache
@@ -127,12 +128,14 @@ def propose_edit(
         yield _proposal(request, answer, request.prefix + done.text, "whole", done.stats)
         return
 
-    from decoding.lazy.merge import MergeRefused, is_lazy_answer, merge_lazy
+    from decoding.lazy.merge import LazyMerge, MergeRefused, is_lazy_answer, merge_lazy
 
     language = language_for(request.path)
     try:
         merged = (
-            merge_lazy(request.original, answer, language) if is_lazy_answer(answer, language) else answer
+            merge_lazy(request.original, answer, language)
+            if is_lazy_answer(answer, language)
+            else LazyMerge(answer)
         )
     except MergeRefused as refused:
         if fmt == "lazy":
@@ -147,7 +150,8 @@ def propose_edit(
         if text is not None:
             yield _proposal(retry, text, whole.text, "whole", _combined(done.stats, whole.stats), note)
         return
-    yield _proposal(request, merged, request.prefix + done.text, "lazy", done.stats)
+    notes = "; ".join(merged.notes) or None  # e.g. which original blocks a marker kept
+    yield _proposal(request, merged.text, request.prefix + done.text, "lazy", done.stats, notes)
 
 
 def _file_of(request: EditRequest, done: Done) -> Generator[CutOff | Error, None, str | None]:
@@ -162,7 +166,9 @@ def _file_of(request: EditRequest, done: Done) -> Generator[CutOff | Error, None
         if done.stop_reason == "max_new_tokens":
             yield CutOff(request, answer, request.prefix_ids + done.token_ids, done.stats)
         else:
-            shown = answer[:SHOWN_ANSWER_CHARS] + ("…" if len(answer) > SHOWN_ANSWER_CHARS else "")
+            shown = escape_controls(answer[:SHOWN_ANSWER_CHARS]) + (
+                "…" if len(answer) > SHOWN_ANSWER_CHARS else ""
+            )
             yield Error(
                 f"the answer has no closed code block, so it is not a file; it said:\n{shown}",
                 "no-code",
