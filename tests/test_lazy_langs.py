@@ -10,7 +10,7 @@ from decoding.lazy.merge import MergeRefused, is_lazy_answer, merge_lazy
 
 
 def merge(original: str, answer: str, language: str) -> str:
-    return merge_lazy(dedent(original), dedent(answer), language)
+    return merge_lazy(dedent(original), dedent(answer), language).text
 
 
 # --- JavaScript / TypeScript -------------------------------------------------------------------------

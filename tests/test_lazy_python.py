@@ -10,7 +10,7 @@ from decoding.lazy.merge import SUPPORTED_LANGUAGES, MergeRefused, is_lazy_answe
 
 
 def merge(original: str, answer: str) -> str:
-    return merge_lazy(dedent(original), dedent(answer), "python")
+    return merge_lazy(dedent(original), dedent(answer), "python").text
 
 
 ORIGINAL = '''\
@@ -287,14 +287,16 @@ def test_moved_block_is_not_repeated_by_a_marker():
     original = "".join(f"def {n}():\n    return {i}\n\n\n" for i, n in enumerate("abcde"))
     answer = "def a():\n    return 0\n\n\ndef d():\n    return 3\n\n\ndef b():\n    return 1\n\n\n# ...\n"
     expected = "".join(f"def {n}():\n    return {'abcde'.index(n)}\n\n\n" for n in "adbce")
-    assert merge_lazy(original, answer, "python") == expected  # the trailing blank lines too
+    assert merge_lazy(original, answer, "python").text == expected  # the trailing blank lines too
 
 
 def test_marker_after_a_single_block_stands_for_what_follows_it():
     original = "def a():\n    return 1\n\n\ndef b():\n    return 2\n\n\ndef c():\n    return 3\n"
     answer = "def b():\n    return 20\n\n\n# ... existing code ...\n"
     # `a` is before the first anchor with no marker: deleted (and that is within the 30 % limit)
-    assert merge_lazy(original, answer, "python") == "def b():\n    return 20\n\n\ndef c():\n    return 3\n"
+    assert (
+        merge_lazy(original, answer, "python").text == "def b():\n    return 20\n\n\ndef c():\n    return 3\n"
+    )
 
 
 def test_class_header_changed_with_marker_only_body():
@@ -345,7 +347,7 @@ def test_marker_variants(marker):
     original = "import os\n\n\ndef f():\n    return 1\n"
     answer = f"{marker}\n\n\ndef f():\n    return 2\n"
     assert is_lazy_answer(answer, "python")
-    assert merge_lazy(original, answer, "python") == "import os\n\n\ndef f():\n    return 2\n"
+    assert merge_lazy(original, answer, "python").text == "import os\n\n\ndef f():\n    return 2\n"
 
 
 def test_ordinary_comments_are_not_markers():
@@ -361,13 +363,13 @@ def test_ordinary_comments_are_not_markers():
 def test_trailing_newline_follows_the_answer():
     original = "def f():\n    return 1\n\n\ndef g():\n    return 2"
     answer = "def f():\n    return 3\n\n\n# ... existing code ..."
-    assert merge_lazy(original, answer, "python") == "def f():\n    return 3\n\n\ndef g():\n    return 2"
+    assert merge_lazy(original, answer, "python").text == "def f():\n    return 3\n\n\ndef g():\n    return 2"
 
 
 def test_module_assignment_matched_by_name():
     original = "A = 1\nB = 2\nC = 3\n\n\ndef f():\n    return A\n"
     answer = "# ... existing code ...\nB = 20\n# ... existing code ...\n"
-    assert merge_lazy(original, answer, "python") == original.replace("B = 2\n", "B = 20\n")
+    assert merge_lazy(original, answer, "python").text == original.replace("B = 2\n", "B = 20\n")
 
 
 # --- refusals --------------------------------------------------------------------------------
@@ -422,7 +424,7 @@ def test_refuses_duplicate_names_without_a_disambiguating_hash():
 def test_duplicate_names_resolved_by_identical_text_and_position():
     original = "def f():\n    return 1\n\n\ndef g():\n    return 0\n\n\ndef f():\n    return 2\n"
     answer = "def f():\n    return 1\n\n\n# ... existing code ...\n"
-    assert merge_lazy(original, answer, "python") == original
+    assert merge_lazy(original, answer, "python").text == original
 
 
 def test_refuses_new_block_between_markers_that_share_the_same_code():
@@ -453,10 +455,10 @@ def test_marker_looking_line_inside_a_string_is_text():
     docstring = '    """Usage:\n\n    # ... existing code ...\n    """\n'
     original = "def f():\n" + docstring + "    return 1\n\n\ndef g():\n    return 2\n"
     answer = original.replace("return 1", "return 10").replace("def g():\n    return 2\n", "# ...\n")
-    assert merge_lazy(original, answer, "python") == original.replace("return 1", "return 10")
+    assert merge_lazy(original, answer, "python").text == original.replace("return 1", "return 10")
 
 
 def test_form_feed_and_line_separator_in_a_string_keep_rows_aligned():
     original = 'def f():\n    return "a\x0cb\u2028c"\n\n\ndef g():\n    return 2\n'
     answer = "# ... existing code ...\n\n\ndef g():\n    return 3\n"
-    assert merge_lazy(original, answer, "python") == original.replace("return 2", "return 3")
+    assert merge_lazy(original, answer, "python").text == original.replace("return 2", "return 3")

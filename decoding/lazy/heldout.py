@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from pathlib import Path
 
-from decoding.lazy.blocks import MergeRefused, first_error_row, parse, top_blocks
-from decoding.lazy.merge import merge_lazy_with_notes
+from decoding.lazy.blocks import MergeRefused, first_error_row, normalize, parse, top_blocks
+from decoding.lazy.merge import merge_lazy
 from decoding.prompts import comment_marker
 
 
@@ -58,10 +58,28 @@ def normalized(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
 
 
+def _without_deleted_blocks(merged: str, before: str, after: str, language: str) -> str:
+    """``merged`` less the top-level blocks of ``before`` that ``after`` deleted: what is left when
+    the only difference is code a marker spanned (the answer gave no sign that it was deleted)."""
+    texts = {}
+    for text in (before, after):
+        source = parse(text, language, answer=False)
+        texts[text] = {normalize(source.row_text(b.first, b.last)) for b in top_blocks(source)}
+    gone = texts[before] - texts[after]
+    source = parse(merged, language, answer=False)
+    drop = {
+        row
+        for b in top_blocks(source)
+        if normalize(source.row_text(b.first, b.last)) in gone
+        for row in range(b.first, b.last + 1)
+    }
+    return "".join(line for row, line in enumerate(source.lines) if row not in drop)
+
+
 @dataclass(frozen=True)
 class Outcome:
     id: str
-    result: str  # exact | same-normalized | blank-lines | different | refused
+    result: str  # exact | same-normalized | blank-lines | kept-deleted | different | refused
     notes: tuple[str, ...] = ()
     detail: str = ""
 
@@ -72,7 +90,7 @@ def judge(row: dict, language: str = "python") -> Outcome | None:
     if answer is None or comment_marker(language) not in answer:
         return None
     try:
-        merged = merge_lazy_with_notes(row["before"], answer, language)
+        merged = merge_lazy(row["before"], answer, language)
     except MergeRefused as refused:
         return Outcome(row["id"], "refused", detail=refused.reason)
     want = row["after"]
@@ -82,6 +100,8 @@ def judge(row: dict, language: str = "python") -> Outcome | None:
         result = "same-normalized"
     elif [s for s in merged.text.split("\n") if s.strip()] == [s for s in want.split("\n") if s.strip()]:
         result = "blank-lines"
+    elif normalized(_without_deleted_blocks(merged.text, row["before"], want, language)) == normalized(want):
+        result = "kept-deleted"
     else:
         result = "different"
     return Outcome(row["id"], result, merged.notes)
@@ -94,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         "unchanged blocks, no blank lines around markers) from the Python items of JSONL files of "
         "{id, lang, before, after} and count how many merge back to `after`. "
         "`exact` ignores only the final newline; `same-normalized` also trailing spaces and runs of blank "
-        "lines; `blank-lines` differ in blank lines alone.",
+        "lines; `blank-lines` differ in blank lines alone; `kept-deleted` only keep blocks that `after` "
+        "deleted but a marker spanned (the answer gave no sign of the deletion).",
     )
     parser.add_argument("datasets", nargs="+", type=Path, help="JSONL files (e.g. ../shared/data/*.jsonl)")
     parser.add_argument("--show", action="store_true", help="list the items that are not exact, with why")
@@ -105,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         counts = Counter(o.result for o in outcomes)
         noted = sum(1 for o in outcomes if o.notes)
         summary = ", ".join(
-            f"{k} {counts[k]}" for k in ("exact", "same-normalized", "blank-lines", "different")
+            f"{k} {counts[k]}"
+            for k in ("exact", "same-normalized", "blank-lines", "kept-deleted", "different")
         )
         refused = counts["refused"]
         print(f"{path.name}: {len(outcomes)} lazy answers: {summary}, refused {refused}; {noted} with notes")

@@ -58,7 +58,6 @@ __all__ = [
     "MergeRefused",
     "is_lazy_answer",
     "merge_lazy",
-    "merge_lazy_with_notes",
 ]
 
 MAX_DELETED_FRACTION = 0.30
@@ -83,13 +82,8 @@ class LazyMerge:
     notes: tuple[str, ...] = ()
 
 
-def merge_lazy(original: str, answer: str, language: str) -> str:
+def merge_lazy(original: str, answer: str, language: str) -> LazyMerge:
     """The whole file the lazy ``answer`` describes, or :class:`MergeRefused` with the reason."""
-    return merge_lazy_with_notes(original, answer, language).text
-
-
-def merge_lazy_with_notes(original: str, answer: str, language: str) -> LazyMerge:
-    """:func:`merge_lazy` with the notes a review shows next to the result."""
     orig = parse(original, language, answer=False)
     ans = parse(answer, language, answer=True)
     for source, what in ((orig, "the original file"), (ans, "the answer")):
