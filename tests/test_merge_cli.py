@@ -46,21 +46,37 @@ def test_language_option_overrides_the_extension(tmp_path: Path, capsys: pytest.
         ("mod", ANSWER, "not this file type"),
     ],
 )
-def test_refusal_exits_2_with_the_reason(
+def test_refusal_exits_3_with_the_reason(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, answer: str, reason: str
 ) -> None:
     original = write(tmp_path, name, ORIGINAL)
     answer_path = write(tmp_path, "answer.txt", answer)
-    assert main(["merge", str(original), str(answer_path)]) == 2
+    assert main(["merge", str(original), str(answer_path)]) == 3
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err.startswith("specedit merge: refused: ") and reason in captured.err
+    assert captured.err.startswith("error: ") and reason in captured.err
 
 
 def test_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     answer = write(tmp_path, "answer.txt", ANSWER)
     assert main(["merge", str(tmp_path / "nope.py"), str(answer)]) == 2
     assert "nope.py" in capsys.readouterr().err
+
+
+def test_merged_file_is_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    original = write(tmp_path, "mod.py", ORIGINAL)
+    answer = write(tmp_path, "answer.txt", "# ... existing code ...\n\n\ndef g():\n    return h()\n")
+    assert main(["merge", str(original), str(answer)]) == 3
+    captured = capsys.readouterr()
+    assert captured.out == ORIGINAL.replace("return 2", "return h()")  # shown, flagged, never written
+    assert "specedit merge: check: names: line 9: undefined name 'h'" in captured.err
+
+
+def test_unchanged_merge_is_reported_as_no_change(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    original = write(tmp_path, "mod.py", ORIGINAL)
+    answer = write(tmp_path, "answer.txt", "# ... existing code ...\n\n\ndef g():\n    return 2\n")
+    assert main(["merge", str(original), str(answer)]) == 3
+    assert "check: no-change" in capsys.readouterr().err
 
 
 def test_console_script_keeps_the_exit_status(tmp_path: Path) -> None:
@@ -72,4 +88,4 @@ def test_console_script_keeps_the_exit_status(tmp_path: Path) -> None:
         text=True,
         check=False,
     )
-    assert done.returncode == 2 and "does not parse" in done.stderr and done.stdout == ""
+    assert done.returncode == 3 and "does not parse" in done.stderr and done.stdout == ""
