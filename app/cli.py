@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from app import __version__
 from common.errors import ExitCode, SpeceditError, exit_codes_help, format_error
 
-COMMANDS = ("open", "edit", "bench", "models", "merge", "undo", "redo", "log", "tune")
+COMMANDS = ("open", "edit", "bench", "models", "merge", "undo", "redo", "log", "tune", "config")
 _DEFAULT = "open"
 
 DESCRIPTION = """\
@@ -30,6 +30,7 @@ decoding (prompt lookup -> draft model -> target model).
   specedit edit FILE -m "..." --yes  same pipeline without the TUI
   specedit bench --dataset F.jsonl   compare decoding methods side by side
   specedit undo | redo | log         git-backed history of specedit edits
+  specedit config [PATH]             effective settings (config.toml, .specedit.toml, flags)
 """
 
 

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.options import add_model_options
+from app.options import add_model_options, positive_int
+from app.run_options import RunOptions, options_from_args
 from common.errors import BackendFailure, UsageError
 
 DEFAULT_METHODS = "regular,lookup,draft,multilayer,hf-pld,hf-assisted"
@@ -29,7 +30,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=None, help="first N items only")
     p.add_argument("--methods", default=DEFAULT_METHODS, help=f"comma list (default: {DEFAULT_METHODS})")
     p.add_argument(
-        "--max-new-tokens", type=int, default=None, help="budget per item (default: from file size)"
+        "--max-new-tokens",
+        type=positive_int,
+        default=argparse.SUPPRESS,
+        help="budget per item (default: from file size)",
     )
     p.add_argument(
         "--grid",
@@ -54,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", type=Path, default=None, help="write every run and the summary here")
     p.add_argument("--markdown", type=Path, default=None, help="the summary tables as Markdown")
     p.add_argument("--plot", type=Path, default=None, help="PNG of chars/s vs edit ratio per method")
-    add_model_options(p)
+    add_model_options(p, method=False)
 
 
 def _machine() -> dict[str, Any]:
@@ -161,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from app.backends import load_models_from_args
+    from app.backends import load_models_for
     from app.progress import StderrProgress
     from decoding.backends.local import LocalBackend
     from decoding.bench import report
@@ -172,7 +176,8 @@ def run(args: argparse.Namespace) -> int:
     unknown = sorted(set(methods) - set(bench.ALL_METHODS))
     if unknown:
         raise UsageError(f"unknown method(s) {unknown}; choose from {list(bench.ALL_METHODS)}")
-    servers = _servers(args)
+    options = options_from_args(args)
+    servers = _servers(options, args.compare_formats)
     try:
         items = bench.load_dataset(args.dataset, args.limit)
         grid = bench.parse_grid(args.grid)
@@ -180,13 +185,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if not items:
         raise UsageError(f"the dataset {args.dataset} has no items")
-    models = load_models_from_args(args, StderrProgress())
+    models = load_models_for(options, StderrProgress())
     if args.draft_adapter is not None:
         from decoding.personal.tune import use_tuned_draft
 
         if not use_tuned_draft(models, args.draft_adapter):
             raise UsageError(f"cannot use the draft adapter {args.draft_adapter}")
-    backend = LocalBackend(models, SpecConfig(), args.max_new_tokens)
+    backend = LocalBackend(models, SpecConfig(), options.max_new_tokens)
     runner = bench.Runner(backend)
     console = Console(stderr=True)
     with Progress(
@@ -273,18 +278,18 @@ def run(args: argparse.Namespace) -> int:
     return 1 if any(r.method in bench.ALL_METHODS for r in not_identical) else 0
 
 
-def _servers(args: argparse.Namespace) -> list[Any]:
+def _servers(options: RunOptions, compare_formats: bool) -> list[Any]:
     """The servers of ``--backend openai --base-url [LABEL=]URL[,...]``, each asked for its model."""
-    if args.backend == "local":
+    if options.backend == "local":
         return []
-    if args.compare_formats:
+    if compare_formats:
         raise UsageError("--compare-formats runs the local engine only")
     from decoding.bench import remote
 
-    if not args.base_url:
+    if not options.base_url:
         raise UsageError("bench --backend openai needs --base-url [LABEL=]URL[,[LABEL=]URL...]")
     try:
-        return remote.connect_all(args.base_url, args.api_key)
+        return remote.connect_all(options.base_url, options.api_key)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     except remote.RemoteError as exc:

@@ -7,7 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from app.options import add_model_options
+from app.options import add_edit_options, add_model_options
+from app.run_options import options_from_args
 from common.errors import BackendFailure, ExitCode, UsageError
 
 
@@ -22,17 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-m", "--message", required=True, help="the instruction, e.g. 'add type hints'")
     p.add_argument("--yes", action="store_true", help="apply and commit the proposal without asking")
     p.add_argument("--init", action="store_true", help="run `git init` if the file is not in a repository")
-    p.add_argument(
-        "--format",
-        default="whole",
-        choices=["auto", "whole", "lazy"],
-        help="answer format: whole file, lazy (changed blocks merged by tree-sitter), or auto "
-        "(lazy with whole-file fallback); default: whole",
-    )
-    p.add_argument(
-        "--max-new-tokens", type=int, default=None, help="generation budget (default: from file size)"
-    )
-    p.add_argument("--no-cache", action="store_true", help="always generate, even for a repeated request")
+    add_edit_options(p)
     add_model_options(p)
 
 
@@ -48,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from vcs.repo import EditMeta, EditRepo
 
     path = Path(os.path.abspath(args.file))  # not resolved: a symlink must not choose the repository
+    options = options_from_args(args, path)
     if not path.is_file():
         raise UsageError(f"not a file: {path}")
     original = read_editable(path)
@@ -58,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         from app.backends import make_backend
 
-        backend = make_backend(args, progress, max_new_tokens=args.max_new_tokens)
+        backend = make_backend(options, progress)
     except BaseException:
         progress.finish()
         raise
@@ -66,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
 
     request = EditRequest(path=rel, original=original, instruction=args.message)
     proposal: Proposal | None = None
-    cache = None if args.no_cache else EditCache(default_cache_path())
-    for event in propose_edit(backend, request, args.format, cache=cache):
+    cache = None if options.no_cache else EditCache(default_cache_path())
+    for event in propose_edit(backend, request, options.format, cache=cache):
         if isinstance(event, Stats):
             progress.line(format_stats(event))
         elif isinstance(event, Done) and event.cancelled:
@@ -91,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     meta = EditMeta(
         model=backend.describe(),
-        method=args.method,
+        method=options.method,
         new_tokens=proposal.stats.new_tokens,
         chars_per_s=proposal.stats.chars_per_s,
         tokens_per_s=proposal.stats.tokens_per_s,

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from app.options import positive_int
+
 _INSTRUCTION_WIDTH = 48
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("log", help="list specedit edits (hash, time, instruction, model, speed)")
     p.add_argument("path", nargs="?", default=".", help="a file or folder inside the repository (default: .)")
-    p.add_argument("-n", "--limit", type=_positive, default=50, help="show at most N edits (default: 50)")
+    p.add_argument("-n", "--limit", type=positive_int, default=50, help="show at most N edits (default: 50)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,10 +47,3 @@ def run(args: argparse.Namespace) -> int:
 
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
-    return value

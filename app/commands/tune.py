@@ -11,6 +11,8 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.options import add_model_options
+from app.run_options import RunOptions, options_from_args
 from common.errors import UsageError
 
 if TYPE_CHECKING:
@@ -33,12 +35,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=2048,
         help="longest training example in tokens (default: 2048)",
     )
-    p.add_argument("--model", default="smollm2", help="target model (default: smollm2)")
-    p.add_argument(
-        "--draft",
-        default=None,
-        help="separate draft model to tune; default: the self-speculative early-exit draft",
-    )
     p.add_argument(
         "--early-exit-layers",
         dest="early_exit_layers",
@@ -46,8 +42,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="layers of the self-speculative draft (default: the engine's)",
     )
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
-    p.add_argument("--dtype", default="auto", help="auto, float32, bfloat16, float16 (default: auto)")
     p.add_argument(
         "--log",
         type=Path,
@@ -56,6 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--clear-log", dest="clear_log", action="store_true", help="delete the edit log and exit")
     p.add_argument("--reset", action="store_true", help="delete the tuned adapter (back to the plain draft)")
+    add_model_options(p, backend=False)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,20 +60,21 @@ def run(args: argparse.Namespace) -> int:
     if args.clear_log:
         print(f"cleared {log.path}" if log.clear() else f"no edit log at {log.path}")
         return 0
+    options = options_from_args(args)
     if args.reset:
-        return _reset(args)
+        return _reset(options)
     records = log.records()
     if not records:
         raise UsageError(f"no accepted edits in {log.path}", hint="accept some edits first, then tune")
-    return _tune(args, records)
+    return _tune(args, options, records)
 
 
-def _reset(args: argparse.Namespace) -> int:
+def _reset(options: RunOptions) -> int:
     from decoding.models.load import resolve_model
     from decoding.personal.tune import find_adapter
 
-    target = resolve_model(args.model).name
-    draft = resolve_model(args.draft).name if args.draft else None
+    target = resolve_model(options.model).name
+    draft = resolve_model(options.draft).name if options.draft else None
     found = find_adapter(target, draft)
     if found is None:
         print(f"no tuned adapter for {draft or target}")
@@ -88,16 +84,19 @@ def _reset(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tune(args: argparse.Namespace, records: list[EditRecord]) -> int:
-    from app.backends import load_models_from_args
+def _tune(args: argparse.Namespace, options: RunOptions, records: list[EditRecord]) -> int:
+    """Train the draft's LoRA; the target loads in full precision unless --load-in-4bit says otherwise."""
+    from app.backends import load_models_for
     from decoding.personal.tune import TuneConfig, tune_models
 
     try:
         config = TuneConfig(steps=args.steps, lora_r=args.lora_r, lr=args.lr, max_tokens=args.max_tokens)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    models = load_models_from_args(
-        args, lambda message, _fraction: print(message, flush=True), load_in_4bit=False
+    models = load_models_for(
+        options,
+        lambda message, _fraction: print(message, flush=True),
+        load_in_4bit=bool(options.load_in_4bit),
     )
     every = max(1, config.steps // 20)
 

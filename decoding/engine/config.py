@@ -11,6 +11,30 @@ from typing import Literal
 
 Method = Literal["regular", "lookup", "draft", "multilayer"]
 METHODS: tuple[Method, ...] = ("regular", "lookup", "draft", "multilayer")
+MethodChoice = Literal["auto", "regular", "lookup", "draft", "multilayer"]
+METHOD_CHOICES: tuple[MethodChoice, ...] = ("auto", *METHODS)
+
+
+def resolve_method(requested: MethodChoice | str, has_draft: bool) -> Method:
+    """The method to run for a user's choice; ``auto`` is multilayer with a real or tuned draft, else lookup.
+
+    Measured (docs/benchmarks.md): the untuned early-exit draft of a small model agrees with its target
+    on about 1 % of tokens, so multilayer would pay for a useless layer; it earns its place only with a
+    real draft model or one tuned by ``specedit tune``.
+
+    Args:
+        requested: ``auto`` or one of :data:`METHODS`.
+        has_draft: whether a separate or tuned draft model is loaded.
+
+    Returns:
+        One of :data:`METHODS`; a ValueError for anything else.
+    """
+    if requested == "auto":
+        return "multilayer" if has_draft else "lookup"
+    for method in METHODS:
+        if requested == method:
+            return method
+    raise ValueError(f"unknown method {requested!r}; choose one of {', '.join(METHOD_CHOICES)}")
 
 
 @dataclass(frozen=True)
