@@ -6,9 +6,10 @@ import threading
 from collections.abc import Iterator
 from dataclasses import replace
 
+from decoding.context import ContextTooLong, answer_floor, context_window, fit_budget
 from decoding.engine.config import SpecConfig
 from decoding.engine.loop import edit_stream
-from decoding.events import Event
+from decoding.events import Error, Event
 from decoding.models.load import LoadedModels
 from decoding.prompts import render_prompt, stop_text
 from decoding.request import EditRequest
@@ -49,7 +50,16 @@ class LocalBackend:
         start = replace(request, prefix="", prefix_ids=()) if request.prefix_ids else request
         prompt_ids, original_ids = self.encode(start)
         prompt_ids = prompt_ids + list(request.prefix_ids)
-        yield from self.generate(prompt_ids, original_ids, self.config_for(request, original_ids), cancel)
+        config = self.config_for(request, original_ids)
+        floor = answer_floor(len(original_ids), request.format == "whole") - len(request.prefix_ids)
+        windows = [context_window(m) for m in (self.models.target, self.models.draft) if m is not None]
+        window = min((w for w in windows if w is not None), default=None)
+        try:
+            budget = fit_budget(len(prompt_ids), config.max_new_tokens, floor, window, f"`{request.path}`")
+        except ContextTooLong as exc:
+            yield Error(f"{exc.message}\nWhat to do: {exc.hint}", kind="context")
+            return
+        yield from self.generate(prompt_ids, original_ids, replace(config, max_new_tokens=budget), cancel)
 
     def generate(
         self,
