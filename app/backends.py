@@ -46,6 +46,7 @@ def make_backend(options: RunOptions, progress: Progress | None = None) -> EditB
                 model=options.model,
                 api_key=options.api_key,
                 max_tokens=options.max_new_tokens,
+                **({"timeout": options.timeout} if options.timeout is not None else {}),
             )
         except ValueError as exc:
             raise UsageError(str(exc)) from None

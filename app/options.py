@@ -14,6 +14,7 @@ import argparse
 
 from app.config_file import BACKENDS, FORMATS
 from app.run_options import RunOptions
+from decoding.backends.openai_compat import DEFAULT_TIMEOUT_S
 from decoding.engine.config import METHOD_CHOICES
 
 _DEFAULTS = RunOptions()
@@ -75,6 +76,14 @@ def _add_backend_options(parser: argparse.ArgumentParser, method: bool) -> None:
         "--api-key",
         default=argparse.SUPPRESS,
         help="API key for --backend openai (default: $SPECEDIT_API_KEY or $OPENAI_API_KEY)",
+    )
+    g.add_argument(
+        "--timeout",
+        type=float,
+        default=argparse.SUPPRESS,
+        metavar="SECONDS",
+        help="--backend openai: give up on an answer not complete after this long, however the server "
+        f"keeps the connection busy (default: {DEFAULT_TIMEOUT_S:g})",
     )
 
 

@@ -35,6 +35,7 @@ class RunOptions:
     backend: str = "local"
     base_url: str | None = None
     api_key: str | None = None  # never read from files: they end up in repositories and backups
+    timeout: float | None = None  # seconds for one server answer; None: the backend's default
     format: str = "whole"
     check: str | None = None  # the user's lint/test command, run after an apply
     theme: str | None = None

@@ -62,6 +62,8 @@ class Behaviour:
     drop_after: int | None = None  # close the connection after this many chunks, no [DONE]
     garbage_after: int | None = None  # send a line that is not JSON after this many chunks
     error_after: int | None = None  # send an OpenAI error object mid-stream after this many chunks
+    keepalive_every: float | None = None  # only send ": keep-alive" comments, this often, forever
+    huge_line: int | None = None  # send one data line of this many bytes (a broken or hostile server)
 
 
 @dataclass
@@ -273,6 +275,16 @@ class _Handler(BaseHTTPRequestHandler):
             return
         exchange.prompt = chat.render(body)
         self._event(delta(""))  # the role-only opening chunk OpenAI sends
+        if behaviour.keepalive_every is not None:
+            while not chat.stopping.wait(behaviour.keepalive_every):
+                self._chunk(b": keep-alive\n\n")
+            return
+        if behaviour.huge_line is not None:
+            self._chunk(b"data: ")
+            piece = b"x" * 65536
+            for _ in range(behaviour.huge_line // len(piece)):
+                self._chunk(piece)
+            return
         prefix = [(char, -1) for char in behaviour.answer_prefix]  # one char per chunk: splits lines
         token_ids: list[int] = []
         sent = 0

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
+import io
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,8 +14,12 @@ import pytest
 import torch
 from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
+from app.backends import make_backend
+from app.options import add_model_options
+from app.run_options import options_from_args
+from decoding.backends import openai_compat
 from decoding.backends.openai_compat import OpenAIBackend
-from decoding.backends.sse import SSEEvent, iter_sse
+from decoding.backends.sse import SSEEvent, SSELineTooLong, iter_sse, read_lines
 from decoding.events import Done, Error, Event, Span, Stats
 from decoding.request import EditRequest
 from decoding.session import Proposal, propose_edit
@@ -358,3 +365,58 @@ def test_sse_events_follow_the_wire_format() -> None:
         SSEEvent('{"message": "boom"}', "error"),
         SSEEvent("[DONE]"),
     ]
+
+
+# -- faults: deadlines, hostile lines, credentials ----------------------------------------------
+
+
+def test_keep_alive_comments_do_not_outlive_the_deadline(server: ChatServer, project: Path) -> None:
+    server.behaviour.keepalive_every = 0.02  # the stream never goes quiet, so no read ever times out
+    started = time.monotonic()
+    error = error_of(collect(backend_for(server, timeout=0.5)))
+    assert error.kind == "timeout" and "within 0.5 s" in error.message and "--timeout" in error.message
+    assert time.monotonic() - started < 5
+
+
+def test_an_overlong_stream_line_is_refused_without_buffering_it(
+    server: ChatServer, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(openai_compat, "MAX_SSE_LINE", 256 * 1024)
+    server.behaviour.huge_line = 8 * 1024 * 1024
+    error = error_of(collect(backend_for(server)))
+    assert error.kind == "protocol" and "stream line over 0.25 MiB" in error.message
+
+
+def test_credentials_in_the_base_url_are_never_shown(server: ChatServer, project: Path) -> None:
+    url = server.url.replace("http://", "http://alice:SECRETKEY@") + "?api-key=QUERYKEY"
+    backend = OpenAIBackend(url, server.name)
+    done_of(collect(backend))  # the URL still reaches the server
+    server.behaviour.fail_status = 503
+    shown = [backend.describe(), backend.base_url, error_of(collect(backend)).message]
+    with pytest.raises(ValueError) as bad:
+        OpenAIBackend("ftp://alice:SECRETKEY@host/v1", "m")
+    shown.append(str(bad.value))
+    for text in shown:
+        assert "SECRETKEY" not in text and "QUERYKEY" not in text and "alice" not in text
+
+
+def test_read_lines_enforces_the_deadline_and_the_line_cap() -> None:
+    body = io.BytesIO(b"data: 1\n\n: keep-alive\n")
+    assert list(read_lines(body, time.monotonic() + 10, 64)) == [b"data: 1\n", b"\n", b": keep-alive\n"]
+    with pytest.raises(TimeoutError):
+        list(read_lines(io.BytesIO(b"data: 1\n"), time.monotonic() - 1, 64))
+    with pytest.raises(SSELineTooLong):
+        list(read_lines(io.BytesIO(b"data: " + b"x" * 100 + b"\n"), time.monotonic() + 10, 64))
+    timeouts: list[float] = []
+    list(read_lines(io.BytesIO(b"a\n"), time.monotonic() + 10, 64, timeouts.append))
+    assert timeouts and all(0 < t <= 10 for t in timeouts)  # each wait is bounded by the time left
+
+
+def test_timeout_flag_reaches_the_backend(tmp_path: Path) -> None:
+    parser = argparse.ArgumentParser()
+    add_model_options(parser)
+    flags = ["--backend", "openai", "--base-url", "http://127.0.0.1:9/v1", "--model", "m"]
+    default = make_backend(options_from_args(parser.parse_args(flags), tmp_path))
+    chosen = make_backend(options_from_args(parser.parse_args([*flags, "--timeout", "7.5"]), tmp_path))
+    assert isinstance(default, OpenAIBackend) and isinstance(chosen, OpenAIBackend)
+    assert (default.timeout, chosen.timeout) == (openai_compat.DEFAULT_TIMEOUT_S, 7.5)

@@ -20,11 +20,12 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from decoding.backends.sse import iter_sse
+from common.redact import redact_url
+from decoding.backends.sse import SSELineTooLong, iter_sse, read_lines
 from decoding.events import Done, Error, Event, Span, Stats
 from decoding.prompts import assistant_prefill, chat_messages
 from decoding.request import EditRequest
@@ -37,6 +38,9 @@ _PREFILL_FIELDS: dict[str, dict[str, bool]] = {
 }
 _FENCE_SEARCH_LINES = 3  # non-blank lines within which an answer not pre-filled opens its fence
 _CANCEL_POLL_S = 0.05
+DEFAULT_TIMEOUT_S = 600.0  # a whole answer: a 1 MB file from a CPU llama.cpp server takes minutes
+MAX_SSE_LINE = 16 * 1024 * 1024  # one event line; a whole 1 MB file JSON-escaped fits several times
+_MAX_BODY = 1024 * 1024  # a non-streamed answer (/models, an error): only its first MiB is read
 StopReason = Literal["eos", "max_new_tokens", "remote"]
 
 
@@ -60,23 +64,24 @@ class OpenAIBackend:
         base_url: str,
         model: str,
         api_key: str | None = None,
-        timeout: float = 60.0,
+        timeout: float = DEFAULT_TIMEOUT_S,
         use_prediction: bool = True,
         max_tokens: int | None = None,
     ) -> None:
         parts = urlsplit(base_url.strip())
         if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise ValueError(f"--base-url must look like http://HOST:PORT/v1, got {base_url!r}")
+            raise ValueError(f"--base-url must look like http://HOST:PORT/v1, got {redact_url(base_url)!r}")
         if not model:
             raise ValueError("--model must name the model the server serves (see its /v1/models)")
         if timeout <= 0:
             raise ValueError(f"timeout must be positive, got {timeout}")
         if max_tokens is not None and max_tokens <= 0:
             raise ValueError(f"max_tokens must be positive, got {max_tokens}")
-        self.base_url = base_url.strip().rstrip("/")
+        # Shown in messages and the status bar: without userinfo or query, where keys hide.
+        self.base_url = redact_url(base_url).rstrip("/")
         self.model = model
         self.api_key = api_key or os.environ.get("SPECEDIT_API_KEY") or os.environ.get("OPENAI_API_KEY")
-        self.timeout = timeout
+        self.timeout = timeout  # seconds for one whole answer, however the server keeps it busy
         self.use_prediction = use_prediction
         self.max_tokens = max_tokens  # None: the server's own limit (the context window, usually)
         self._https = parts.scheme == "https"
@@ -162,7 +167,7 @@ class OpenAIBackend:
             try:
                 conn.request("GET", f"{self._path}/models", headers=self._headers())
                 response = conn.getresponse()
-                payload = response.read()
+                payload = response.read(_MAX_BODY)
             finally:
                 conn.close()
         except (OSError, http.client.HTTPException) as exc:
@@ -188,7 +193,7 @@ class OpenAIBackend:
                     )
                     response = conn.getresponse()
                     if response.status != 200:
-                        payload = response.read()
+                        payload = response.read(_MAX_BODY)
                         message = _server_message(payload)
                         # "Unrecognized request argument supplied: prediction", "Predicted Outputs
                         # are not supported with this model", or a "param": "prediction" field
@@ -196,7 +201,15 @@ class OpenAIBackend:
                             raise _PredictionRejected(message)
                         yield self._http_error(response.status, message)
                         return
-                    yield from _read_stream(response, answer, cancel)
+                    deadline = answer.started + self.timeout
+                    lines = read_lines(response, deadline, MAX_SSE_LINE, _read_timeout_of(conn))
+                    yield from _read_stream(lines, answer, cancel)
+                except SSELineTooLong:
+                    yield Error(
+                        f"{self.base_url} sent a stream line over {MAX_SSE_LINE / 2**20:g} MiB; "
+                        "stopped reading",
+                        kind="protocol",
+                    )
                 except (OSError, http.client.HTTPException) as exc:
                     yield answer.cancelled() if _is_set(cancel) else self._transport_error(exc)
         finally:
@@ -207,7 +220,10 @@ class OpenAIBackend:
     def _transport_error(self, exc: BaseException) -> Error:
         where = self.base_url
         if isinstance(exc, TimeoutError):
-            return Error(f"no answer from {where} within {self.timeout:g} s (timed out)", kind="timeout")
+            return Error(
+                f"no complete answer from {where} within {self.timeout:g} s (timed out; see --timeout)",
+                kind="timeout",
+            )
         if isinstance(exc, ConnectionRefusedError):
             return Error(f"cannot reach {where}: connection refused — is the server running?", kind="network")
         if isinstance(exc, socket.gaierror):
@@ -307,13 +323,11 @@ class _Answer:
         return Done(self.text, (), stats, stop_reason=reason)
 
 
-def _read_stream(
-    response: http.client.HTTPResponse, answer: _Answer, cancel: threading.Event | None
-) -> Iterator[Event]:
+def _read_stream(lines: Iterable[bytes], answer: _Answer, cancel: threading.Event | None) -> Iterator[Event]:
     """Chunks -> Span/Stats events, ending with Done or Error."""
     finished = False
     events = 0
-    for sse in iter_sse(response):
+    for sse in iter_sse(lines):
         events += 1
         if _is_set(cancel):
             yield answer.cancelled()
@@ -400,6 +414,14 @@ class _CancelWatch:
                     with contextlib.suppress(OSError):  # already closed: nothing left to interrupt
                         sock.shutdown(socket.SHUT_RDWR)
                 return
+
+
+def _read_timeout_of(conn: http.client.HTTPConnection) -> Callable[[float], None]:
+    def set_timeout(seconds: float) -> None:
+        if conn.sock is not None:
+            conn.sock.settimeout(seconds)
+
+    return set_timeout
 
 
 def _is_set(cancel: threading.Event | None) -> bool:
