@@ -12,6 +12,7 @@ from typing import Any
 from app.options import add_model_options, positive_int
 from app.run_options import RunOptions, options_from_args
 from common.errors import BackendFailure, UsageError
+from common.redact import redact_url
 
 DEFAULT_METHODS = "regular,lookup,draft,multilayer,hf-pld,hf-assisted"
 
@@ -265,7 +266,9 @@ def run(args: argparse.Namespace) -> int:
             "summary": [r.__dict__ for r in rows],
             "buckets": {name: [r.__dict__ for r in brows] for name, brows in report.iter_buckets(runs)},
             "runs": [r.to_json() for r in runs],
-            "servers": {s.label: s.__dict__ | {"api_key": None} for s in servers},
+            "servers": {
+                s.label: s.__dict__ | {"api_key": None, "base_url": redact_url(s.base_url)} for s in servers
+            },
             "same_as_regular": {name: tally.__dict__ for name, tally in agreement.items()},
         }
         if args.json:

@@ -12,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from app.options import add_edit_options, add_model_options, add_theme_option
+from common.redact import redact_url
 
 EXAMPLE = """\
 example .specedit.toml (or config.toml; keys are the flags' names):
@@ -61,6 +62,8 @@ def _show(name: str, value: object) -> str:
         return "-"
     if name == "api_key":
         return "(set)"
+    if name == "base_url":
+        return redact_url(str(value))  # keys pasted into the URL are not shown either
     if isinstance(value, bool):
         return str(value).lower()
     return str(value)

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.redact import redact_url
 from decoding.backends.local import LocalBackend
 from decoding.bench.runner import BenchItem, MethodRun, Runner, compare, run_bench
 from decoding.prompts import render_prompt, stop_text
@@ -78,16 +79,16 @@ def _call(url: str, body: dict[str, Any] | None, api_key: str | None, timeout: f
             payload = response.read()
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode("utf-8", errors="replace")[:300]
-        raise RemoteError(f"{url} answered {exc.code}: {detail}") from None
+        raise RemoteError(f"{redact_url(url)} answered {exc.code}: {detail}") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise RemoteError(f"cannot reach {url}: {reason}") from None
+        raise RemoteError(f"cannot reach {redact_url(url)}: {reason}") from None
     try:
         answer = json.loads(payload)
     except json.JSONDecodeError:
-        raise RemoteError(f"{url} did not answer JSON: {payload[:120]!r}") from None
+        raise RemoteError(f"{redact_url(url)} did not answer JSON: {payload[:120]!r}") from None
     if not isinstance(answer, dict):
-        raise RemoteError(f"{url} did not answer a JSON object: {payload[:120]!r}")
+        raise RemoteError(f"{redact_url(url)} did not answer a JSON object: {payload[:120]!r}")
     return answer
 
 
@@ -96,7 +97,7 @@ def connect(label: str, base_url: str, api_key: str | None, timeout: float = 30.
     cards = _call(f"{base_url}/models", None, api_key, timeout).get("data") or []
     card = next((c for c in cards if isinstance(c, dict) and c.get("id")), None)
     if card is None:
-        raise RemoteError(f"{base_url}/models lists no model")
+        raise RemoteError(f"{redact_url(base_url)}/models lists no model")
     return Server(label, base_url, str(card["id"]), str(card.get("owned_by") or ""), api_key)
 
 
