@@ -13,16 +13,14 @@ command ends or :data:`DEFAULT_TIMEOUT_S` passes, then kills the command's whole
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
-import signal
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.process import run_bounded
+
 DEFAULT_TIMEOUT_S = 300.0
-MAX_OUTPUT_CHARS = 20_000  # the end of a long log is where the failure is
 
 
 @dataclass(frozen=True)
@@ -31,7 +29,7 @@ class CheckResult:
 
     command: str  # as run, ``{file}`` substituted
     returncode: int | None
-    output: str  # stdout and stderr interleaved, at most MAX_OUTPUT_CHARS (the end kept)
+    output: str  # stdout and stderr interleaved, the end of a long log kept
     timed_out: bool = False
 
     @property
@@ -51,36 +49,7 @@ class CheckResult:
 
 def run_post_check(command: str, root: Path, file: Path, timeout: float = DEFAULT_TIMEOUT_S) -> CheckResult:
     """Run ``command`` in ``root`` for the edited ``file``; never raises for the command's own failures."""
-    relative = os.path.relpath(file, root)
-    shown = command.replace("{file}", shlex.quote(relative))
+    shown = command.replace("{file}", shlex.quote(os.path.relpath(file, root)))
     env = {**os.environ, "SPECEDIT_FILE": str(Path(file).absolute())}
-    try:
-        process = subprocess.Popen(
-            shown,
-            shell=True,
-            cwd=root,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: a timeout kills the tests it started too
-        )
-    except OSError as exc:
-        return CheckResult(shown, None, f"could not start the check: {exc}")
-    try:
-        raw, _ = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(process)
-        raw, _ = process.communicate()
-        return CheckResult(shown, None, _tail(raw) + f"\n(killed after {timeout:g} s)", timed_out=True)
-    return CheckResult(shown, process.returncode, _tail(raw))
-
-
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):  # it ended on its own meanwhile
-        os.killpg(process.pid, signal.SIGKILL)
-
-
-def _tail(raw: bytes) -> str:
-    text = raw.decode("utf-8", "replace")
-    return text if len(text) <= MAX_OUTPUT_CHARS else "…" + text[-MAX_OUTPUT_CHARS:]
+    run = run_bounded(shown, root, timeout, env=env, shell=True)
+    return CheckResult(shown, run.returncode, run.output, run.timed_out)

@@ -55,6 +55,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="LoRA adapter from `specedit tune` for the draft (bench never picks one up on its own)",
     )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="also run each item's `tests` against each method's answer (a subprocess per answer, time "
+        "limit, no network) and report pass rate and how the proposal check's flags match the tests",
+    )
     p.add_argument("--no-warmup", action="store_true", help="skip the warm-up item")
     p.add_argument("--json", type=Path, default=None, help="write every run and the summary here")
     p.add_argument("--markdown", type=Path, default=None, help="the summary tables as Markdown")
@@ -194,6 +200,11 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"cannot use the draft adapter {args.draft_adapter}")
     backend = LocalBackend(models, SpecConfig(), options.max_new_tokens)
     runner = bench.Runner(backend)
+    if args.check and (servers or args.compare_formats):
+        raise UsageError("--check tests the local engine's methods only")
+    from decoding.bench.quality import QualityChecker, markdown_table
+
+    checker = QualityChecker(models.tokenizer) if args.check else None
     console = Console(stderr=True)
     with Progress(
         TextColumn("{task.description}"),
@@ -228,8 +239,15 @@ def run(args: argparse.Namespace) -> int:
                 raise BackendFailure(str(exc)) from None
         else:
             runs = bench.run_bench(
-                runner, items, methods, grid, warmup=not args.no_warmup, on_progress=on_progress
+                runner,
+                items,
+                methods,
+                grid,
+                warmup=not args.no_warmup,
+                on_progress=on_progress,
+                on_answer=checker.on_answer if checker else None,
             )
+        quality = checker.run_all(on_progress) if checker else []
     if args.compare_formats:
         return _report_formats(format_runs, args, models.describe())
 
@@ -257,6 +275,8 @@ def run(args: argparse.Namespace) -> int:
         )
     for name, tally in agreement.items():
         out.print(f"{escape(name)}: same text as our regular on {tally.same}/{tally.items} items")
+    if quality:
+        out.print(escape(f"tests passed (bench --check):\n{markdown_table(quality)}"))
     if args.json or args.markdown:
         payload = {
             "machine": _machine(),
@@ -270,11 +290,15 @@ def run(args: argparse.Namespace) -> int:
                 s.label: s.__dict__ | {"api_key": None, "base_url": redact_url(s.base_url)} for s in servers
             },
             "same_as_regular": {name: tally.__dict__ for name, tally in agreement.items()},
+            "quality": [q.__dict__ | {"pass_rate": q.pass_rate} for q in quality],
+            "quality_runs": [r.__dict__ for r in checker.results] if checker else [],
         }
         if args.json:
             _write(args.json, json.dumps(payload, indent=1))
         if args.markdown:
-            _write(args.markdown, report.markdown_tables(payload))
+            _write(
+                args.markdown, report.markdown_tables(payload) + (markdown_table(quality) if quality else "")
+            )
     if args.plot:
         report.plot(runs, args.plot, title)
     # Only our engine promises token-identical output; a server's mismatches are reported, not failed.

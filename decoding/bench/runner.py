@@ -34,6 +34,7 @@ class BenchItem:
     before: str
     instruction: str
     edit_ratio: float | None
+    tests: str | None = None  # the dataset's test code for the edited file (bench --check runs it)
 
 
 @dataclass
@@ -90,7 +91,8 @@ def load_dataset(path: Path, limit: int | None = None) -> list[BenchItem]:
             if ratio is None and row.get("after") is not None:
                 ratio = 1 - difflib.SequenceMatcher(None, before, row["after"]).ratio()
             ext = _EXT.get(str(row.get("lang", "python")).lower(), ".txt")
-            items.append(BenchItem(str(row.get("id", n)), f"file{ext}", before, instruction, ratio))
+            item_id = str(row.get("id", n))
+            items.append(BenchItem(item_id, f"file{ext}", before, instruction, ratio, row.get("tests")))
             if limit is not None and len(items) >= limit:
                 break
     return items
@@ -184,8 +186,12 @@ def run_bench(
     grid: Sequence[dict[str, int]] = (),
     warmup: bool = True,
     on_progress: Callable[[int, int, str], None] | None = None,
+    on_answer: Callable[[BenchItem, MethodRun, list[int]], None] | None = None,
 ) -> list[MethodRun]:
-    """All (item, method) runs; ``regular`` is the reference and always runs first on each item."""
+    """All (item, method) runs; ``regular`` is the reference and always runs first on each item.
+
+    ``on_answer`` sees every measured run's tokens (``bench --check`` tests the answers).
+    """
     variants: list[tuple[str, dict[str, int]]] = [(m, {}) for m in methods if m != "regular"]
     variants += [("multilayer", cfg) for cfg in grid]
     if warmup and items:
@@ -197,6 +203,8 @@ def run_bench(
     for item in items:
         ref_ids, ref = runner.run(item, "regular")
         results.append(ref)
+        if on_answer:
+            on_answer(item, ref, ref_ids)
         done += 1
         if on_progress:
             on_progress(done, total, f"{item.id} regular")
@@ -204,6 +212,8 @@ def run_bench(
             ids, run = runner.run(item, method, cfg)
             run.identical, run.first_diff = compare(ref_ids, ids)
             results.append(run)
+            if on_answer:
+                on_answer(item, run, ids)
             done += 1
             if on_progress:
                 on_progress(done, total, f"{item.id} {method}")
