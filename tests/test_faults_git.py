@@ -247,3 +247,11 @@ def test_ignored_files_are_refused_before_generating_even_with_literal_pathspecs
         with pytest.raises(VcsError, match=r"run\.log is ignored by git"):
             repo.check_editable(root / "run.log")
         assert repo.check_editable(root / "f.py") == "f.py"
+
+
+def test_a_repository_that_cannot_be_locked_is_a_message(tmp_path: Path) -> None:
+    root = make_repo(tmp_path)
+    (root / ".git" / "specedit").write_text("")  # a file where specedit's folder goes: ENOTDIR, for root too
+    with EditRepo.open(root) as repo, pytest.raises(VcsError, match="cannot lock the repository"):
+        edit(repo, root / "f.py", "x\n")
+    assert read_text(root / "f.py") == "one\ntwo\n"

@@ -107,15 +107,16 @@ def test_dirty_file_is_committed_first_and_other_work_is_left_alone(tmp_path: Pa
     assert git(root, "status", "--porcelain").splitlines() == status
 
 
-def test_ensure_clean_file_returns_none_when_clean_and_saves_untracked_files(tmp_path: Path) -> None:
+def test_an_untracked_file_is_saved_before_its_edit_and_a_clean_one_is_not(tmp_path: Path) -> None:
     root = make_repo(tmp_path)
     (root / "new.py").write_text("fresh\n")
     with EditRepo.open(root) as repo:
-        assert repo.ensure_clean_file(root / "f.py") is None
-        sha = repo.ensure_clean_file(root / "new.py")
-        assert sha == head(root)
-        assert repo.ensure_clean_file(root / "new.py") is None
-    assert git(root, "show", "HEAD:new.py") == "fresh\n"
+        edit(repo, root / "new.py", "FRESH\n")
+        edit(repo, root / "f.py", "ONE\n")
+    assert subjects(root) == [
+        "change it", "change it", "specedit: save your changes to new.py before edit", "initial"
+    ]  # fmt: skip
+    assert git(root, "show", "HEAD~2:new.py") == "fresh\n"
 
 
 def test_file_changed_on_disk_since_read_is_refused(tmp_path: Path) -> None:

@@ -27,6 +27,10 @@ class LockTimeout(Exception):
     """The lock stayed held by another live process for longer than the caller would wait."""
 
 
+class LockUnavailable(Exception):
+    """The lock file cannot be created (a read-only ``.git``, a full disk); ``str()`` says why."""
+
+
 @contextlib.contextmanager
 def repo_lock(
     folder: Path, on_wait: Callable[[str], None] | None = None, timeout: float | None = None
@@ -36,8 +40,11 @@ def repo_lock(
     ``on_wait`` is told once, with the holder's pid, when the lock is busy, so a user sees why a run
     pauses; ``timeout`` (seconds, None = forever) bounds the wait.
     """
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise LockUnavailable(f"cannot create {folder / LOCK_NAME}: {exc.strerror or exc}") from exc
     try:
         _acquire(fd, on_wait, timeout)
         os.ftruncate(fd, 0)

@@ -62,7 +62,7 @@ from vcs.journal import (
     read_journal,
     write_journal,
 )
-from vcs.lock import LockTimeout, repo_lock
+from vcs.lock import LockTimeout, LockUnavailable, repo_lock
 
 EDIT_TRAILER = "Specedit-Edit"
 SAVE_TRAILER = "Specedit-Save"
@@ -225,14 +225,6 @@ class EditRepo:
         self._refuse_split_stage(rel)
         return rel
 
-    def ensure_clean_file(self, file: Path) -> str | None:
-        """Commit the user's uncommitted changes to ``file`` (untracked, staged or not) in their own
-        commit so an edit and its undo can never lose them; the new commit's sha, or None if clean."""
-        with self._transaction("save"):
-            _, rel = self._target(file)
-            self._refuse_split_stage(rel)
-            return self._save(rel)
-
     def apply_edit(
         self, file: Path, new_text: str, expected_old: str, *, instruction: str, meta: EditMeta
     ) -> str:
@@ -256,7 +248,7 @@ class EditRepo:
                 raise VcsError(f"the edit leaves {rel} unchanged; nothing to apply")
             self._refuse_unwritable(path, rel)
             self._refuse_split_stage(rel)
-            write_journal(self._state_dir, PendingApply(rel, self._head_sha(), current))
+            self._journal(PendingApply(rel, self._head_sha(), current))
             try:
                 sha = self._write_and_commit(path, rel, new_text, instruction, meta)
             except BaseException as exc:
@@ -355,15 +347,14 @@ class EditRepo:
         Yields what the repair finished, if it finished an undo or redo (so a retried undo does not
         undo twice).
         """
-        try:
-            with repo_lock(self._lock_dir, self.on_wait):
-                finished = self._recover()
-                self._refuse_stopped_operation(action)
-                yield finished
-        except OSError as exc:
-            if exc.filename is None or not Path(exc.filename).is_relative_to(self._lock_dir):
-                raise
-            raise VcsError(f"cannot lock the repository ({exc.filename}: {exc.strerror})") from exc
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(repo_lock(self._lock_dir, self.on_wait))
+            except LockUnavailable as exc:
+                raise VcsError(f"cannot lock the repository: {exc}") from None
+            finished = self._recover()
+            self._refuse_stopped_operation(action)
+            yield finished
 
     def recover_interrupted_apply(self) -> None:
         """Put back a file whose apply a killed run left half done, unless another run holds the
@@ -376,7 +367,7 @@ class EditRepo:
             with repo_lock(self._lock_dir, None, timeout=0):
                 if isinstance(read_journal(self._state_dir), PendingApply):
                     self._recover()
-        except (LockTimeout, OSError):
+        except (LockTimeout, LockUnavailable):
             return
 
     def _recover(self) -> tuple[str, HistoryStep] | None:
@@ -429,6 +420,14 @@ class EditRepo:
         files = tuple(self.root / rel for rel in pending.rels)
         return HistoryStep(edit.hexsha, pending.target, edit.summary, files)
 
+    def _journal(self, pending: PendingApply | PendingMove) -> None:
+        try:
+            write_journal(self._state_dir, pending)
+        except OSError as exc:
+            raise VcsError(
+                f"cannot write specedit's journal in {self._state_dir}: {exc.strerror or exc}"
+            ) from None
+
     def _remove_dead_index_lock(self) -> None:
         """git's ``index.lock`` left by a git process killed with specedit (group kill).
 
@@ -461,6 +460,8 @@ class EditRepo:
             mode = None
         if mode is not None and (not mode & stat.S_IWUSR or not os.access(path, os.W_OK)):
             raise VcsError(f"{rel} is read-only; make it writable (chmod u+w) to let specedit edit it")
+        if not path.parent.is_dir():
+            raise VcsError(f"cannot create {rel}: its folder does not exist")
         if not os.access(path.parent, os.W_OK | os.X_OK):
             raise VcsError(
                 f"cannot write {rel}: its folder is read-only (specedit writes a temporary file next to it)"
@@ -629,7 +630,7 @@ class EditRepo:
                 f"cannot {action}: {', '.join(dirty)} has uncommitted changes; commit or discard them first"
             )
         pending = PendingMove(action, branch, current.hexsha, target.hexsha, edit.hexsha, tuple(rels), ref)
-        write_journal(self._state_dir, pending)
+        self._journal(pending)
         try:
             self._git(
                 "update-ref",
