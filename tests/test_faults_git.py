@@ -255,3 +255,25 @@ def test_a_repository_that_cannot_be_locked_is_a_message(tmp_path: Path) -> None
     with EditRepo.open(root) as repo, pytest.raises(VcsError, match="cannot lock the repository"):
         edit(repo, root / "f.py", "x\n")
     assert read_text(root / "f.py") == "one\ntwo\n"
+
+
+def test_a_symlink_from_outside_into_a_repositorys_folder_is_refused_not_git_inited(tmp_path: Path) -> None:
+    other = make_repo(tmp_path / "other", {"pkg/m.py": "m\n"})
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "pkg").symlink_to(other / "pkg")
+    for init in (False, True):
+        with pytest.raises(VcsError, match=r"leads through a symlink into the repository .*other"):
+            EditRepo.open(outside / "pkg", init=init)
+    assert not (other / "pkg" / ".git").exists() and not (outside / ".git").exists()
+
+
+def test_temporary_files_of_a_killed_journal_write_are_removed(tmp_path: Path) -> None:
+    root = make_repo(tmp_path)
+    state = root / ".git" / "specedit"
+    state.mkdir()
+    leftover = state / ".journal.json.0123456789ab.specedit-tmp"
+    leftover.write_text("{half")
+    with EditRepo.open(root) as repo:
+        edit(repo, root / "f.py", "x\n")
+    assert not leftover.exists()

@@ -184,6 +184,11 @@ class EditRepo:
         top = _lexical_repository_root(folder)
         try:
             if top is None:
+                real_top = _lexical_repository_root(folder.resolve())
+                if real_top is not None:
+                    raise VcsError(
+                        f"{folder} leads through a symlink into the repository {real_top}; open it there"
+                    )
                 if not init:
                     raise VcsError(
                         f"{folder} is not inside a git repository; run `git init` there or pass --init"
@@ -372,6 +377,7 @@ class EditRepo:
 
     def _recover(self) -> tuple[str, HistoryStep] | None:
         """Inside the lock: a journal left behind belongs to a dead run. Undo or finish its work."""
+        remove_stale_temps(self._state_dir / JOURNAL_NAME)  # a run killed while writing its journal
         pending = read_journal(self._state_dir)
         if pending is None:
             return None

@@ -8,7 +8,11 @@ from app.commands._history import register_step, run_step
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    register_step(sub, "undo", "undo the last specedit edit of the current branch (git reset --keep)")
+    register_step(
+        sub,
+        "undo",
+        "undo the last specedit edit of the current branch (refused, with the reason, when that is unsafe)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
