@@ -262,6 +262,8 @@ class EditRepo:
                 if isinstance(exc, OSError):
                     raise VcsError(f"cannot write {rel}: {exc.strerror or exc}; nothing applied") from exc
                 raise
+            # Committed: from here on the edit stands (a kill before the journal goes is finished later).
+            self._clear_redo()
             clear_journal(self._state_dir)
             return sha
 
@@ -269,9 +271,7 @@ class EditRepo:
         self._save(rel)
         atomic_write_text(path, new_text)
         blob = self._git("hash-object", "--", rel).strip()
-        sha = self._commit(rel, _edit_message(instruction, rel, meta, blob), [])
-        self._clear_redo()
-        return sha
+        return self._commit(rel, _edit_message(instruction, rel, meta, blob), [])
 
     # -- history ---------------------------------------------------------------------------------
 
