@@ -8,6 +8,7 @@ blocks, and a block changed under the same name shown with markers inside when t
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from decoding.lazy.blocks import Block, Source, first_error_row, nested_blocks, parse, top_blocks
+from decoding.lazy.blocks import Block, Source, first_error_row, nested_blocks, parse, split_lines, top_blocks
 from decoding.lazy.merge import MergeRefused, merge_lazy
 from decoding.prompts import comment_marker
 
@@ -135,16 +136,20 @@ TEMPLATES = {  # language: (file head, function, container open, member, contain
 }
 
 
-def render(items: list[Item], language: str) -> str:
+def render(
+    items: list[Item], language: str, top_gap: int = 1, member_gap: Callable[[Item], int] = lambda _: 1
+) -> str:
+    """The file, with ``top_gap`` blank lines between top-level items and ``member_gap(container)``
+    between the members of each container."""
     head, function, open_, member, close = TEMPLATES[language]
     parts = []
     for item in items:
         if item.members is None:
             parts.append(function.format(n=item.name, v=item.value))
         else:
-            body = "\n".join(member.format(n=m.name, v=m.value) for m in item.members)
+            body = ("\n" * member_gap(item)).join(member.format(n=m.name, v=m.value) for m in item.members)
             parts.append(open_.format(n=item.name) + body + close.format())
-    return head + "\n".join(parts)
+    return head + ("\n" * top_gap).join(parts)
 
 
 def lines_of(item: Item, language: str, *, member: bool = False) -> int:
@@ -195,12 +200,7 @@ def edits(draw: st.DrawFn, language: str) -> tuple[list[Item], list[Item]]:
 LANGS = sorted(TEMPLATES)
 
 
-@pytest.mark.parametrize("language", LANGS)
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data())
-def test_lazy_answer_built_from_an_edit_merges_back(language, data):
-    before_items, after_items = data.draw(edits(language))
-    before, after = render(before_items, language), render(after_items, language)
+def removed_lines(before_items: list[Item], after_items: list[Item], language: str) -> int:
     gone = {i.name for i in before_items} - {i.name for i in after_items}
     removed = sum(lines_of(i, language) for i in before_items if i.name in gone)
     for old in before_items:  # members removed from containers that stay
@@ -208,10 +208,56 @@ def test_lazy_answer_built_from_an_edit_merges_back(language, data):
         if old.members and new is not None:
             kept = {m.name for m in new.members}
             removed += sum(lines_of(m, language, member=True) for m in old.members if m.name not in kept)
-    assume(removed <= 0.3 * before.count("\n"))  # the merge refuses larger deletions, by design
+    return removed
+
+
+@pytest.mark.parametrize("language", LANGS)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_lazy_answer_built_from_an_edit_merges_back(language, data):
+    before_items, after_items = data.draw(edits(language))
+    before, after = render(before_items, language), render(after_items, language)
+    # the merge refuses larger deletions, by design
+    assume(removed_lines(before_items, after_items, language) <= 0.3 * before.count("\n"))
     answer = build_lazy_answer(before, after, language)
     event("answer with markers" if comment_marker(language) in answer else "answer without markers")
     assert merge_lazy(before, answer, language).text == after
+
+
+def convention(language: str, *, top: bool) -> int:
+    """Blank lines around a new definition where the original shows no spacing of its own (PEP 8)."""
+    return 2 if language == "python" and top else 1
+
+
+@pytest.mark.parametrize("language", LANGS)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_blank_lines_around_markers_do_not_change_the_merge(language, data):
+    """Markers standing for runs of unchanged blocks, with any blank lines around them, give back the
+    intended file exactly: the original's spacing at each level (the convention where it has none)."""
+    before_items, after_items = data.draw(edits(language))
+    top, member = (
+        data.draw(st.integers(0, 3), label="top gap"),
+        data.draw(st.integers(0, 3), label="member gap"),
+    )
+    before = render(before_items, language, top, lambda _: member)
+    assume(removed_lines(before_items, after_items, language) <= 0.3 * before.count("\n"))
+    members_before = {i.name: len(i.members) for i in before_items if i.members}
+    after = render(
+        after_items,
+        language,
+        top if len(before_items) >= 2 else convention(language, top=True),
+        lambda c: member if members_before.get(c.name, 0) >= 2 else convention(language, top=False),
+    )
+    answer = []
+    for line in split_lines(build_lazy_answer(before, after, language)):
+        if line.strip() != comment_marker(language):
+            answer.append(line)
+            continue
+        around = data.draw(st.tuples(st.integers(0, 3), st.integers(0, 3)), label="blank lines around")
+        answer += ["\n"] * around[0] + [line] + ["\n"] * around[1]
+        event("answer with markers")
+    assert merge_lazy(before, "".join(answer), language).text == after
 
 
 @pytest.mark.parametrize("language", LANGS)

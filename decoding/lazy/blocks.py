@@ -320,10 +320,10 @@ def _imported_module(source: Source, node: ts.Node) -> str | None:
         if first is not None and first.type == "aliased_import":
             first = first.child_by_field_name("name")
         return normalize(source.node_text(first)) if first is not None else None
-    specs = [c for c in node.named_children if c.type in {"import_spec", "import_spec_list"}]
-    if node.type == "import_declaration" and specs:  # Go: `import "fmt"`, or the file's one group
-        path = specs[0].child_by_field_name("path")
-        return source.node_text(path).strip('"`') if path is not None else "import (...)"
+    if node.type == "import_declaration" and any(
+        c.type.startswith("import_spec") for c in node.named_children
+    ):
+        return "import"  # Go: one declaration per file (goimports), `import "fmt"` or a group
     return None
 
 
