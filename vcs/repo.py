@@ -154,16 +154,17 @@ RedoResult = HistoryStep
 class EditRepo:
     """The git repository holding an opened file or folder; edits are confined to that file or folder.
 
-    ``on_wait`` is told when another specedit run holds the repository (default: a line on stderr).
+    ``notify`` is told when a run waits for another specedit run or repairs what a killed one left
+    (default: a line on stderr).
     """
 
-    def __init__(self, repo: git.Repo, scope: Path, on_wait: Callable[[str], None] | None = None) -> None:
+    def __init__(self, repo: git.Repo, scope: Path, notify: Callable[[str], None] | None = None) -> None:
         if repo.bare or repo.working_tree_dir is None:
             raise VcsError(f"{repo.git_dir} is a bare repository; specedit needs a working tree")
         self._repo = repo
         self.root = Path(repo.working_tree_dir).resolve()
         self.scope = scope
-        self.on_wait = on_wait or _tell_stderr
+        self.notify = notify or _tell_stderr
         # The journal describes this working tree; the lock guards the refs all worktrees share.
         self._state_dir = Path(repo.git_dir) / "specedit"
         self._lock_dir = Path(repo.common_dir) / "specedit"
@@ -171,7 +172,7 @@ class EditRepo:
         repo.git.update_environment(GIT_LITERAL_PATHSPECS="1", GIT_TERMINAL_PROMPT="0")
 
     @classmethod
-    def open(cls, path: Path, init: bool = False, on_wait: Callable[[str], None] | None = None) -> EditRepo:
+    def open(cls, path: Path, init: bool = False, notify: Callable[[str], None] | None = None) -> EditRepo:
         """The repository containing ``path``; with ``init`` a folder outside any repository is git-inited.
 
         The repository is looked up along the path as the user wrote it, not along its real path: a
@@ -197,7 +198,7 @@ class EditRepo:
                 repo = git.Repo.init(folder)
             else:
                 repo = git.Repo(top)
-            edit_repo = cls(repo, path.resolve(), on_wait)
+            edit_repo = cls(repo, path.resolve(), notify)
             contained_path(edit_repo.root, path)
         except UnsafePathError as exc:
             raise VcsError(f"refusing to use this repository: {exc}") from None
@@ -354,7 +355,7 @@ class EditRepo:
         """
         with contextlib.ExitStack() as stack:
             try:
-                stack.enter_context(repo_lock(self._lock_dir, self.on_wait))
+                stack.enter_context(repo_lock(self._lock_dir, self.notify))
             except LockUnavailable as exc:
                 raise VcsError(f"cannot lock the repository: {exc}") from None
             finished = self._recover()
@@ -404,17 +405,17 @@ class EditRepo:
         if committed:
             self._sync_index(pending.rel)
             self._clear_redo()
-            self.on_wait(f"finished the edit of {pending.rel} that an interrupted specedit run committed")
+            self.notify(f"finished the edit of {pending.rel} that an interrupted specedit run committed")
         else:
             self._roll_back(path, pending.rel, pending.old)
-            self.on_wait(f"rolled back the interrupted specedit edit of {pending.rel}")
+            self.notify(f"rolled back the interrupted specedit edit of {pending.rel}")
 
     def _recover_move(self, pending: PendingMove) -> HistoryStep | None:
         """Finish an undo/redo whose branch already moved; one that had not moved did nothing yet."""
         at = self._git("rev-parse", "--verify", "-q", f"refs/heads/{pending.branch}^{{commit}}").strip()
         if at != pending.target:
             if at != pending.source:
-                self.on_wait(f"dropped an interrupted {pending.action}: {pending.branch} moved since")
+                self.notify(f"dropped an interrupted {pending.action}: {pending.branch} moved since")
             return None
         self._restore(pending.target, pending.rels)
         if pending.action == "undo":
@@ -422,7 +423,7 @@ class EditRepo:
         else:
             self._git("update-ref", "-d", pending.ref)
         edit = self._repo.commit(pending.edit)
-        self.on_wait(f"finished the interrupted {pending.action} of {_label(edit)}")
+        self.notify(f"finished the interrupted {pending.action} of {_label(edit)}")
         files = tuple(self.root / rel for rel in pending.rels)
         return HistoryStep(edit.hexsha, pending.target, edit.summary, files)
 
