@@ -100,6 +100,7 @@ def test_group_kill_before_the_commit_is_rolled_back_by_the_next_run(tmp_path: P
         repo.apply_edit(root / "f.py", "next\n", "one\ntwo\n", instruction="next", meta=META)
         assert repo.undo().instruction == "next"
     assert read_text(root / "f.py") == "one\ntwo\n"
+    assert "model text" not in git(root, "log", "-p", "--all")  # never committed as the user's own save
 
 
 def test_kill_after_the_commit_keeps_the_edit_and_finishes_it(tmp_path: Path) -> None:
