@@ -39,8 +39,12 @@ class Stats:
     chars: int = 0
     target_forwards: int = 0
     draft_forwards: int = 0
-    proposed: dict[str, int] = field(default_factory=dict)  # tokens proposed per layer
+    proposed: dict[str, int] = field(default_factory=dict)  # draft tokens proposed per layer (no bonus)
     accepted: dict[str, int] = field(default_factory=dict)  # of those, tokens accepted per layer
+    drafts: int = 0  # verifications with a non-empty draft (vLLM's num_drafts)
+    draft_tokens: int = 0  # tokens in those drafts (the target's bonus token is not one)
+    accepted_at: tuple[int, ...] = ()  # [i]: drafts whose token i was accepted (per-position acceptance)
+    reused_prompt_tokens: int = 0  # prompt tokens whose KV came from the previous generation
     elapsed: float = 0.0  # seconds of generation, prompt prefill included
     prefill_seconds: float = 0.0
     cached: bool = False  # answered from the accepted-edit cache, no model run
@@ -59,10 +63,27 @@ class Stats:
     def tokens_per_target_forward(self) -> float:
         return self.new_tokens / self.target_forwards if self.target_forwards else 0.0
 
+    @property
+    def mean_acceptance_length(self) -> float:
+        """Tokens per verification with a draft, the bonus included (vLLM/llama.cpp: 1 + accepted/drafts)."""
+        return 1 + sum(self.accepted_at) / self.drafts if self.drafts else 1.0
+
     def acceptance(self, layer: str) -> float | None:
         """Fraction of this layer's proposed tokens that the target accepted (None if it proposed none)."""
         proposed = self.proposed.get(layer, 0)
         return self.accepted.get(layer, 0) / proposed if proposed else None
+
+
+@dataclass(frozen=True)
+class Prefill:
+    """The engine is reading the prompt (mostly the file) before the first token: ``done`` of ``total``."""
+
+    done: int
+    total: int
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 1.0
 
 
 @dataclass(frozen=True)
@@ -95,4 +116,4 @@ class Error:
         return BackendFailure(self.message)
 
 
-Event = Span | Stats | Done | Error
+Event = Span | Stats | Prefill | Done | Error

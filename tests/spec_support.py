@@ -9,6 +9,7 @@ from functools import cache
 import torch
 from transformers import DynamicCache, LlamaForCausalLM
 
+from decoding.engine.kv import CACHE_ARG
 from tests.tiny_models import make_tiny_llama
 
 
@@ -46,7 +47,7 @@ def greedy_reference(model: LlamaForCausalLM, prompt: Sequence[int], count: int)
     ids = list(prompt)
     with torch.inference_mode():
         for _ in range(count):
-            logits = model(input_ids=torch.tensor([ids]), past_key_values=cache, use_cache=True).logits
+            logits = model(input_ids=torch.tensor([ids]), use_cache=True, **{CACHE_ARG: cache}).logits
             ids = [int(logits[0, -1].argmax())]
             out.append(ids[0])
     return out

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from decoding.engine.config import SpecConfig
-from decoding.engine.loop import edit_stream
+from decoding.engine.loop import DRAFT_LAYERS, edit_stream
 from decoding.engine.proposers import DRAFT_PROBATION
-from decoding.events import LAYERS, Done, Error, Event, Span, Stats
+from decoding.events import Done, Error, Event, Prefill, Span, Stats
 from tests.spec_support import expected_output, greedy_reference, lively_llama, noisy_copy
 from tests.tiny_models import make_byte_tokenizer, make_tiny_llama
 
@@ -45,10 +45,18 @@ def check_events(events: list[Event]) -> Done:
     stats = done.stats
     assert stats.new_tokens == len(done.token_ids)
     assert stats.chars == len(done.text)
-    assert sum(isinstance(e, Stats) for e in events) == stats.target_forwards
-    for layer in LAYERS:
+    prefill_forwards = sum(isinstance(e, Prefill) for e in events)
+    assert sum(isinstance(e, Stats) for e in events) + prefill_forwards == stats.target_forwards
+    for layer in DRAFT_LAYERS:
         assert stats.proposed[layer] == sum(len(s.token_ids) for s in spans if s.layer == layer)
         assert stats.accepted[layer] == sum(len(s.token_ids) for s in accepted if s.layer == layer)
+    # Standard metrics: the bonus token is never a draft token; position i is accepted at most as
+    # often as position i-1; tokens per draft verification count the bonus.
+    assert "target" not in stats.proposed
+    assert stats.draft_tokens == sum(stats.proposed.values())
+    assert sum(stats.accepted_at) == sum(stats.accepted.values())
+    assert list(stats.accepted_at) == sorted(stats.accepted_at, reverse=True)
+    assert not stats.accepted_at or stats.accepted_at[0] <= stats.drafts <= stats.target_forwards
     assert all(s.token_ids for s in spans if not s.accepted)
     assert all(s.accepted for s in spans if s.layer == "target")
     return done
@@ -135,7 +143,7 @@ def test_copy_of_own_output_is_accepted_in_few_forwards() -> None:
         done = check_events(run(0, prompt, ref, config, draft="same"))
         assert list(done.token_ids) == expected_output(ref, {EOS}, 60)
         forwards[method] = done.stats.target_forwards
-    assert forwards["regular"] == len(expected_output(ref, {EOS}, 60))
+    assert forwards["regular"] == 1 + len(expected_output(ref, {EOS}, 60))  # one prefill forward first
     assert forwards["multilayer"] < forwards["lookup"] < forwards["regular"]
 
 
@@ -153,7 +161,8 @@ def test_layers_and_acceptance_flags_on_a_partial_copy() -> None:
     assert (second.layer, second.accepted, list(second.token_ids)) == ("lookup", False, original[20 : 30 - 1])
     assert (third.layer, third.accepted, list(third.token_ids)) == ("target", True, [ref[20]])
     first_stats = next(e for e in events if isinstance(e, Stats))
-    assert events.index(first_stats) == 3  # spans of a round come before its stats
+    assert isinstance(events[0], Prefill)  # the prompt but its last token, read before the first round
+    assert events.index(first_stats) == 4  # spans of a round come before its stats
     assert first_stats.proposed["lookup"] == 29 and first_stats.accepted["lookup"] == 20
     assert first_stats.acceptance("lookup") == pytest.approx(20 / 29)
     assert done.stats.target_forwards > 1
@@ -201,7 +210,8 @@ def test_cancel_ends_with_a_prefix_of_greedy(method: str, stop_after: int, promp
     assert list(done.token_ids) == expected[: len(done.token_ids)]
     if done.cancelled:
         assert done.stop_reason == "cancelled"
-        assert done.stats.target_forwards == stop_after
+        prefill_forwards = sum(isinstance(e, Prefill) for e in events)
+        assert done.stats.target_forwards == stop_after + prefill_forwards
     else:  # finished before the cancel could bite
         assert done.token_ids == tuple(expected)
 

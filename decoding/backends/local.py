@@ -8,20 +8,29 @@ from dataclasses import replace
 
 from decoding.context import ContextTooLong, answer_floor, context_window, fit_budget
 from decoding.engine.config import SpecConfig
+from decoding.engine.lm import LM, as_lm
 from decoding.engine.loop import edit_stream
 from decoding.events import Error, Event
+from decoding.models.identity import model_identity
 from decoding.models.load import LoadedModels
 from decoding.prompts import render_prompt, stop_text
 from decoding.request import EditRequest
 
 
 class LocalBackend:
-    """Runs the target (and draft) in this process; one instance serves many edits."""
+    """Runs the target (and draft) in this process; one instance serves many edits.
+
+    It keeps each model's KV cache between edits, so a follow-up instruction on the same file (or a
+    regenerate) prefills only what its prompt does not share with the previous one.
+    """
 
     def __init__(self, models: LoadedModels, config: SpecConfig, max_new_tokens: int | None = None) -> None:
         self.models = models
         self.config = config
         self.max_new_tokens = max_new_tokens
+        # Taken now: the weights in memory are those on disk at load time, whatever happens to the files.
+        self._identity = f"{model_identity(models)} · budget {max_new_tokens or 'auto'}"
+        self._lms: dict[int, LM] = {}
 
     def budget(self, original_ids: list[int]) -> int:
         """Room for a rewrite of the file with generous growth, unless the user fixed a budget."""
@@ -32,11 +41,28 @@ class LocalBackend:
     def describe(self) -> str:
         return f"{self.models.describe()} · {self.config.method}"
 
+    def identity(self) -> str:
+        return self._identity
+
     def encode(self, request: EditRequest) -> tuple[list[int], list[int]]:
-        """Prompt ids and the original file's ids (the n-gram source for prompt lookup)."""
+        """Prompt ids and the file's ids as they sit in the prompt (prompt lookup's n-gram source).
+
+        Tokenizing the file on its own would give different tokens where BPE merges across the
+        fence or the first line's start, and lookup would then miss the very first copy.
+        """
         tok = self.models.tokenizer
-        prompt_ids = tok(render_prompt(tok, request), add_special_tokens=False)["input_ids"]
-        original_ids = tok(request.original, add_special_tokens=False)["input_ids"]
+        text = render_prompt(tok, request)
+        encoded = tok(text, add_special_tokens=False, return_offsets_mapping=True)
+        prompt_ids: list[int] = encoded["input_ids"]
+        start = text.rfind(request.original) if request.original else -1
+        if start < 0:
+            return prompt_ids, tok(request.original, add_special_tokens=False)["input_ids"]
+        end = start + len(request.original)
+        original_ids = [
+            token
+            for token, (lo, hi) in zip(prompt_ids, encoded["offset_mapping"], strict=True)
+            if lo < end and hi > start
+        ]
         return prompt_ids, original_ids
 
     def config_for(self, request: EditRequest, original_ids: list[int], **overrides: object) -> SpecConfig:
@@ -61,6 +87,16 @@ class LocalBackend:
             return
         yield from self.generate(prompt_ids, original_ids, replace(config, max_new_tokens=budget), cancel)
 
+    def lm(self, model: object) -> LM:
+        """The engine LM of a loaded model, kept per model object (a tuned draft swapped in gets its own)."""
+        key = id(model)
+        if key not in self._lms:
+            self._lms = {
+                k: v for k, v in self._lms.items() if k in (id(self.models.target), id(self.models.draft))
+            }
+            self._lms[key] = as_lm(model)
+        return self._lms[key]
+
     def generate(
         self,
         prompt_ids: list[int],
@@ -70,4 +106,7 @@ class LocalBackend:
     ) -> Iterator[Event]:
         """The engine on these models with explicit settings (bench sweeps methods and configs)."""
         m = self.models
-        yield from edit_stream(m.target, m.draft, m.tokenizer, prompt_ids, original_ids, config, cancel)
+        draft = self.lm(m.draft) if m.draft is not None else None
+        yield from edit_stream(
+            self.lm(m.target), draft, m.tokenizer, prompt_ids, original_ids, config, cancel
+        )

@@ -53,6 +53,10 @@ class SpecConfig:
     max_draft_tokens: int = 32  # cap of the `draft` method's adaptive length
     draft_min_prob: float = 0.4  # the draft stops extending when its top probability falls below this
     draft_min_acceptance: float = 0.3  # multilayer drops a draft whose own tokens the target accepts less
+    prefill_chunk: int = (
+        512  # prompt tokens per forward: a cancel waits at most one chunk, memory stays bounded
+    )
+    reuse_prefix: bool = True  # keep the KV of the prompt prefix shared with the previous generation
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -61,7 +65,13 @@ class SpecConfig:
             raise ValueError("max_new_tokens must be >= 0")
         if not 1 <= self.min_matching_ngram_size <= self.max_matching_ngram_size:
             raise ValueError("need 1 <= min_matching_ngram_size <= max_matching_ngram_size")
-        for name in ("num_lookup_tokens", "micro_draft_tokens", "max_num_run", "num_draft_tokens"):
+        for name in (
+            "num_lookup_tokens",
+            "micro_draft_tokens",
+            "max_num_run",
+            "num_draft_tokens",
+            "prefill_chunk",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
         if self.max_draft_tokens < self.num_draft_tokens:

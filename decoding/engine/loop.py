@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
-from transformers import PreTrainedModel
 
 from decoding.engine.config import SpecConfig
 from decoding.engine.detok import IncrementalDetokenizer
 from decoding.engine.kv import CachedModel
+from decoding.engine.lm import LM, as_lm, reuse_prefix
 from decoding.engine.lookup import PromptLookup
 from decoding.engine.proposers import (
     LookupDrafter,
@@ -31,8 +31,9 @@ from decoding.engine.proposers import (
     Proposer,
     Segment,
 )
-from decoding.events import LAYERS, Done, Error, Event, Layer, Span, Stats
+from decoding.events import Done, Error, Event, Layer, Prefill, Span, Stats
 from decoding.models.early_exit import early_exit_draft
+from decoding.models.store import ModelError
 
 log = logging.getLogger(__name__)
 
@@ -68,20 +69,25 @@ class StopText:
         return None
 
 
-def eos_token_ids(target: PreTrainedModel, tokenizer: object) -> frozenset[int]:
-    """EOS ids from the tokenizer and the generation config (chat models often list several)."""
-    ids: set[int] = set()
-    for value in (getattr(tokenizer, "eos_token_id", None), target.generation_config.eos_token_id):
-        if isinstance(value, int):
-            ids.add(value)
-        elif value is not None:
-            ids.update(int(v) for v in value)
-    return frozenset(ids)
+def eos_token_ids(target: LM, tokenizer: object) -> frozenset[int]:
+    """EOS ids from the tokenizer and the model's own metadata (chat models often list several)."""
+    value = getattr(tokenizer, "eos_token_id", None)
+    return target.eos_ids | ({value} if isinstance(value, int) else set())
+
+
+def _self_draft(target: LM, config: SpecConfig) -> LM:
+    """The target's first layers as draft: a torch model only (llama.cpp runs whole graphs)."""
+    if not isinstance(target, CachedModel):
+        raise ValueError(
+            f"the {config.method} method on the {target.name} engine needs a draft model (--draft, e.g. "
+            "Qwen2.5-Coder-0.5B for a Qwen2.5-Coder target); the early-exit draft exists only for torch"
+        )
+    return CachedModel(early_exit_draft(target.model, config.early_exit_layers))
 
 
 def make_proposer(
-    target: PreTrainedModel,
-    draft: PreTrainedModel | None,
+    target: LM,
+    draft: LM | None,
     prompt_length: int,
     original_ids: Sequence[int],
     config: SpecConfig,
@@ -98,17 +104,34 @@ def make_proposer(
         return NoDraft()
     if config.method == "lookup":
         return LookupDrafter(lookup(), prompt_length, config.num_lookup_tokens)
-    draft_model = draft if draft is not None else early_exit_draft(target, config.early_exit_layers)
+    draft_model = draft if draft is not None else _self_draft(target, config)
     if config.method == "draft":
         return ModelDrafter(draft_model, config)
     return MultiLayerDrafter(draft_model, lookup(), prompt_length, config)
 
 
+DRAFT_LAYERS: tuple[Layer, ...] = ("lookup", "draft")
+
+
 @dataclass
 class _Tally:
-    proposed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LAYERS, 0))
-    accepted: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LAYERS, 0))
+    """Counters with the field's standard meaning (vLLM, llama.cpp): the bonus token is never proposed."""
+
+    proposed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DRAFT_LAYERS, 0))
+    accepted: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DRAFT_LAYERS, 0))
+    drafts: int = 0
+    accepted_at: list[int] = field(default_factory=list)
     chars: int = 0
+
+    def verified(self, proposed: int, accepted: int) -> None:
+        """One verification of a ``proposed``-token draft whose first ``accepted`` tokens were kept."""
+        if not proposed:
+            return
+        self.drafts += 1
+        if len(self.accepted_at) < proposed:
+            self.accepted_at.extend([0] * (proposed - len(self.accepted_at)))
+        for i in range(accepted):
+            self.accepted_at[i] += 1
 
 
 class _Run:
@@ -116,14 +139,18 @@ class _Run:
 
     def __init__(
         self,
-        target: PreTrainedModel,
+        target: LM,
         proposer: Proposer,
         tokenizer: object,
         prompt_ids: Sequence[int],
         config: SpecConfig,
         cancel: threading.Event | None,
     ) -> None:
-        self.target = CachedModel(target)
+        self.target = target
+        self.forwards_before = target.forwards
+        self.reused = reuse_prefix(target, prompt_ids) if config.reuse_prefix else 0
+        if not config.reuse_prefix:
+            target.rollback(0)
         self.proposer = proposer
         self.detok = IncrementalDetokenizer(tokenizer)
         self.eos = eos_token_ids(target, tokenizer)
@@ -145,10 +172,14 @@ class _Run:
         return Stats(
             new_tokens=self.generated,
             chars=self.tally.chars,
-            target_forwards=self.target.forwards,
+            target_forwards=self.target.forwards - self.forwards_before,
             draft_forwards=self.proposer.forwards,
             proposed=dict(self.tally.proposed),
             accepted=dict(self.tally.accepted),
+            drafts=self.tally.drafts,
+            draft_tokens=sum(self.tally.proposed.values()),
+            accepted_at=tuple(self.tally.accepted_at),
+            reused_prompt_tokens=self.reused,
             elapsed=time.perf_counter() - self.start,
             prefill_seconds=self.prefill_seconds,
         )
@@ -166,6 +197,9 @@ class _Run:
         )
 
     def events(self) -> Iterator[Event]:
+        if self.config.max_new_tokens > 0 and not (yield from self._prefill()):
+            yield self.done("cancelled")
+            return
         while True:
             remaining = self.config.max_new_tokens - self.generated
             if remaining <= 0:
@@ -186,13 +220,31 @@ class _Run:
                 yield self.done(reason)
                 return
 
+    def _prefill(self) -> Generator[Event, None, bool]:
+        """Feed the prompt (all but its last token) in chunks; False if cancelled between chunks.
+
+        A long file then neither blocks a cancel for seconds nor holds a whole-prompt activation in
+        memory, and the UI can say how far reading the file has got. The last prompt token goes with
+        the first verification, whose logits start the answer.
+        """
+        end = self.prompt_length - 1
+        start = self.target.length
+        total = end - start
+        while self.target.length < end:
+            if self._cancelled():
+                return False
+            fed = self.target.length
+            self.target.forward(self.seq[fed : min(end, fed + self.config.prefill_chunk)], keep=1)
+            yield Prefill(self.target.length - start, total)
+        return True
+
     def _verify(self, segments: list[Segment], remaining: int) -> Generator[Event, None, StopReason | None]:
         """One target forward over pending + draft; commit, emit spans; the stop reason if any."""
         draft = [t for _, tokens in segments for t in tokens]
         pending = self.seq[self.target.length :]
         logits = self.target.forward(pending + draft, keep=len(draft) + 1)
         predicted = logits.argmax(dim=-1).tolist()
-        if self.target.forwards == 1:
+        if not self.prefill_seconds:
             self.prefill_seconds = time.perf_counter() - self.start
         accepted = 0
         while accepted < len(draft) and draft[accepted] == predicted[accepted]:
@@ -210,6 +262,7 @@ class _Run:
             new, reason = new[:remaining], "max_new_tokens"
         old_length = len(self.seq)
         kept = min(accepted, len(new))  # draft tokens in the output
+        self.tally.verified(len(draft), kept)
         self.seq.extend(new)
         self.proposer.commit(self.seq, old_length, kept)
         yield from self._spans(segments, kept, new[kept:], final=reason is not None)
@@ -229,9 +282,6 @@ class _Run:
                 rejected.append((layer, tokens[take:]))
             self.tally.proposed[layer] += len(tokens)
             self.tally.accepted[layer] += take
-        if bonus:
-            self.tally.proposed["target"] += len(bonus)
-            self.tally.accepted["target"] += len(bonus)
         for i, (layer, tokens) in enumerate(accepted):
             yield self._accept(layer, tokens, final and not bonus and i == len(accepted) - 1)
         for layer, tokens in rejected:
@@ -255,27 +305,44 @@ class _Run:
 
 
 def edit_stream(
-    target: PreTrainedModel,
-    draft: PreTrainedModel | None,
+    target: LM | torch.nn.Module,
+    draft: LM | torch.nn.Module | None,
     tokenizer: object,
     prompt_ids: Sequence[int],
     original_ids: Sequence[int],
     config: SpecConfig,
     cancel: threading.Event | None = None,
 ) -> Iterator[Event]:
-    """Stream the target's greedy continuation of ``prompt_ids`` as Span/Stats events, then Done or Error.
+    """Stream the target's greedy continuation of ``prompt_ids``: Prefill, Span and Stats events, then
+    Done or Error.
 
-    ``original_ids`` (the file being edited) feeds prompt lookup. ``draft=None`` with the draft or
-    multilayer method uses the target's own first layers as draft (see ``decoding.models.early_exit``).
+    Args:
+        target, draft: engine LMs (torch or llama.cpp, see ``decoding.engine.lm``) or bare transformers
+            models (wrapped with a fresh cache). An LM passed again keeps the KV of the prompt prefix
+            it shares with its previous generation. ``draft=None`` with the draft or multilayer
+            method uses the target's own first layers (torch only; ``decoding.models.early_exit``).
+        prompt_ids: the whole prompt, ``[n >= 1]`` token ids.
+        original_ids: the file's tokens as they sit in the prompt: prompt lookup's n-gram source.
+
+    Methods after Blazedit (multi-layer PLD -> draft -> target) and SpeCoder (prompt lookup for
+    code edits); the draft length adapts with HF's +2/-1 heuristic (``proposers.ModelDrafter``).
     """
     if not prompt_ids:
         raise ValueError("prompt_ids must not be empty")
     try:
-        proposer = make_proposer(target, draft, len(prompt_ids), original_ids, config)
-        run = _Run(target, proposer, tokenizer, prompt_ids, config, cancel)
+        target_lm = as_lm(target)
+        draft_lm = as_lm(draft) if draft is not None else None
+        if draft_lm is not None and config.reuse_prefix:
+            reuse_prefix(draft_lm, prompt_ids)
+        elif draft_lm is not None:
+            draft_lm.rollback(0)
+        proposer = make_proposer(target_lm, draft_lm, len(prompt_ids), original_ids, config)
+        run = _Run(target_lm, proposer, tokenizer, prompt_ids, config, cancel)
         yield from run.events()
     except torch.OutOfMemoryError as exc:
         yield Error(f"out of memory: {exc}", kind="oom")
+    except ModelError as exc:  # the backend refused: context too small, a failed llama.cpp decode
+        yield Error(str(exc), kind="model")
     except Exception as exc:  # the stream contract: always end with Done or Error
         log.exception("generation failed")
         yield Error(f"{type(exc).__name__}: {exc}")

@@ -14,7 +14,7 @@ from typing import Protocol
 import torch
 
 from decoding.engine.config import SpecConfig
-from decoding.engine.kv import CachedModel
+from decoding.engine.lm import LM
 from decoding.engine.lookup import PromptLookup
 from decoding.events import Layer
 
@@ -75,8 +75,9 @@ class LookupDrafter:
 class _DraftModel:
     """The draft model's cache kept in step with ``seq`` + the draft being built."""
 
-    def __init__(self, model: torch.nn.Module) -> None:
-        self.runner = CachedModel(model)
+    def __init__(self, model: LM) -> None:
+        self.runner = model
+        self.forwards_before = model.forwards
 
     def run(self, seq: list[int], drafted: list[int], chunk: Sequence[int]) -> torch.Tensor:
         """Logits predicting each token of ``chunk`` and the one after it (``len(chunk) + 1`` rows)."""
@@ -110,7 +111,7 @@ class ModelDrafter:
     tokens are mostly rejected and each costs a draft forward.
     """
 
-    def __init__(self, draft: torch.nn.Module, config: SpecConfig) -> None:
+    def __init__(self, draft: LM, config: SpecConfig) -> None:
         self.draft = _DraftModel(draft)
         self.length = config.num_draft_tokens
         self.max_length = config.max_draft_tokens
@@ -119,7 +120,7 @@ class ModelDrafter:
 
     @property
     def forwards(self) -> int:
-        return self.draft.runner.forwards
+        return self.draft.runner.forwards - self.draft.forwards_before
 
     def propose(self, seq: list[int], limit: int, cancel: threading.Event | None) -> list[Segment]:
         drafted: list[int] = []
@@ -159,9 +160,7 @@ class MultiLayerDrafter:
     of PLD chunks per verification doubles (up to ``max_num_run``), after a rejection it drops to one.
     """
 
-    def __init__(
-        self, draft: torch.nn.Module, lookup: PromptLookup, prompt_length: int, config: SpecConfig
-    ) -> None:
+    def __init__(self, draft: LM, lookup: PromptLookup, prompt_length: int, config: SpecConfig) -> None:
         self.draft = _DraftModel(draft)
         self.lookup, self.prompt_length = lookup, prompt_length
         self.chunk, self.max_runs = config.micro_draft_tokens, config.max_num_run
@@ -173,7 +172,7 @@ class MultiLayerDrafter:
 
     @property
     def forwards(self) -> int:
-        return self.draft.runner.forwards
+        return self.draft.runner.forwards - self.draft.forwards_before
 
     @property
     def on_probation(self) -> bool:
