@@ -24,7 +24,6 @@ class Piece:
     lines: list[str]
     orig: int | None  # index of the original block it is (None: new in the answer)
     category: str  # Block.category
-    shown: bool  # written in the answer (False: original text a marker stood for)
     answer_gap: list[str] | None = None  # the answer's lines right before it (or before its marker)
     written: bool = False  # it and its predecessor are blocks the answer wrote out with nothing between
 
@@ -121,8 +120,8 @@ def leading_blanks(lines: list[str]) -> int:
 
 
 def lead_in(answer_lines: list[str], original_lines: list[str]) -> list[str]:
-    """The lines before a level's first block when that block is original text a marker stood for:
-    the answer's, with the original's blank lines right above the block."""
+    """The lines before a level's first block when the answer starts the level with a marker: the
+    answer's, with the original's blank lines right above the first block."""
     kept = answer_lines[: len(answer_lines) - trailing_blanks(answer_lines)]
     return kept + original_lines[len(original_lines) - trailing_blanks(original_lines) :]
 

@@ -92,7 +92,7 @@ def merge_lazy(original: str, answer: str, language: str) -> LazyMerge:
             raise MergeRefused(f"{what} does not parse as {language} (line {row + 1})")
     merge = _Merge(orig, ans, language)
     o_items, a_items = top_blocks(orig), top_blocks(ans)
-    level = merge.level(o_items, a_items, top=True)
+    lines = merge.level(o_items, a_items, top=True)
     total = len(orig.lines)
     if merge.deleted_rows > MAX_DELETED_FRACTION * total:
         raise MergeRefused(
@@ -102,14 +102,17 @@ def merge_lazy(original: str, answer: str, language: str) -> LazyMerge:
     left = sorted(ans.markers - merge.expanded)
     if left:
         raise MergeRefused(f"the marker on line {left[0] + 1} of the answer is not between blocks")
-    head = ans.lines[: a_items[0].first] if a_items else ans.lines
-    tail = ans.lines[a_items[-1].last + 1 :] if a_items else []
-    if level.starts_original:
-        head = lead_in(head, orig.lines[: o_items[0].first])
-    if level.ends_original:  # a markers-only answer keeps the file's trailing blank lines
-        tail = lead_out(tail, orig.lines[o_items[-1].last + 1 :])
-    final_newline = (original if level.ends_original else answer).endswith("\n")
-    return LazyMerge(_join([*head, *level.lines, *tail], final_newline=final_newline), tuple(merge.notes))
+    head, tail = merge.edges(
+        a_items,
+        ans.lines[: a_items[0].first] if a_items else ans.lines,
+        ans.lines[a_items[-1].last + 1 :] if a_items else [],
+        orig.lines[: o_items[0].first] if o_items else orig.lines,
+        orig.lines[o_items[-1].last + 1 :] if o_items else [],
+    )
+    # a markers-only answer keeps the file's trailing blank lines, and its final newline or none
+    ends_at_marker = bool(a_items) and a_items[-1].last in ans.markers
+    final_newline = (original if ends_at_marker else answer).endswith("\n")
+    return LazyMerge(_join([*head, *lines, *tail], final_newline=final_newline), tuple(merge.notes))
 
 
 def _listed(blocks: list[Block], most: int = 3) -> str:
@@ -151,16 +154,6 @@ def _anchors(pairs: dict[int, int]) -> set[int]:
     return chain
 
 
-@dataclass(frozen=True)
-class _Level:
-    """One level's merged lines; whether its first/last block is original text a marker stood for
-    (then the blank lines at that edge of the level are the original's too)."""
-
-    lines: list[str]
-    starts_original: bool
-    ends_original: bool
-
-
 class _Merge:
     """One merge: walks the levels and keeps the counts and notes the final result needs."""
 
@@ -172,7 +165,7 @@ class _Merge:
         self.expanded: set[int] = set()
         self.notes: list[str] = []
 
-    def level(self, o_items: list[Block], a_items: list[Block], *, top: bool) -> _Level:
+    def level(self, o_items: list[Block], a_items: list[Block], *, top: bool) -> list[str]:
         """The merged blocks of one level with the blank lines between them (rules 1-7)."""
         pairs = self._match(o_items, a_items)
         anchors = _anchors(pairs)
@@ -190,19 +183,29 @@ class _Merge:
                     run[0] = replace(run[0], answer_gap=gap)
                 pieces += run
                 continue
-            written = t > 0 and not a_items[t - 1].marker
+            # the answer's own spacing counts only where no marker touches it (nor one that ends
+            # the block above, as in a Python class whose body ends with a marker)
+            written = t > 0 and not a_items[t - 1].marker and a_items[t - 1].last not in self.ans.markers
             o = pairs.get(t)
             lines = self._shown_lines(o_items, item, o, skipped_above=t > 0 and a_items[t - 1].marker)
-            pieces.append(Piece(lines, o, item.category, True, gap, written))
+            pieces.append(Piece(lines, o, item.category, gap, written))
 
-        lines = Layout(self.orig, o_items, self.language, top=top).join(pieces)
-        starts = bool(pieces) and not pieces[0].shown and pieces[0].orig == 0
-        ends = bool(pieces) and not pieces[-1].shown and pieces[-1].orig == len(o_items) - 1
-        return _Level(lines, starts, ends)
+        return Layout(self.orig, o_items, self.language, top=top).join(pieces)
+
+    def edges(
+        self, a_items: list[Block], head: list[str], tail: list[str], o_head: list[str], o_tail: list[str]
+    ) -> tuple[list[str], list[str]]:
+        """The lines before and after a level's blocks (``head``/``tail`` as the answer writes them):
+        where a marker touches an edge, the blank lines there are the original's (``o_head``/``o_tail``)."""
+        if a_items and a_items[0].marker:
+            head = lead_in(head, o_head)
+        if a_items and a_items[-1].last in self.ans.markers:
+            tail = lead_out(tail, o_tail)
+        return head, tail
 
     def _original_piece(self, o_items: list[Block], o: int) -> Piece:
         block = o_items[o]
-        return Piece(self.orig.lines[block.first : block.last + 1], o, block.category, False)
+        return Piece(self.orig.lines[block.first : block.last + 1], o, block.category)
 
     def _shown_lines(
         self, o_items: list[Block], item: Block, o: int | None, *, skipped_above: bool
@@ -375,11 +378,12 @@ class _Merge:
                 f"the marker in {a_block.describe()} (line {a_block.first + 1}) cannot be expanded: the "
                 f"{where} block has no body of separate lines"
             )
-        level = self.level(o_inner, a_inner, top=False)
-        head = self.ans.lines[a_block.first : a_inner[0].first]
-        tail = self.ans.lines[a_inner[-1].last + 1 : a_block.last + 1]
-        if level.starts_original:
-            head = lead_in(head, self.orig.lines[o_block.first : o_inner[0].first])
-        if level.ends_original:
-            tail = lead_out(tail, self.orig.lines[o_inner[-1].last + 1 : o_block.last + 1])
-        return [*head, *level.lines, *tail]
+        lines = self.level(o_inner, a_inner, top=False)
+        head, tail = self.edges(
+            a_inner,
+            self.ans.lines[a_block.first : a_inner[0].first],
+            self.ans.lines[a_inner[-1].last + 1 : a_block.last + 1],
+            self.orig.lines[o_block.first : o_inner[0].first],
+            self.orig.lines[o_inner[-1].last + 1 : o_block.last + 1],
+        )
+        return [*head, *lines, *tail]
