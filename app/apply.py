@@ -39,8 +39,8 @@ def apply_proposal(
     if proposal.stats.cached:
         return sha
     try:
-        if cache is not None and applied_text == proposal.new_text:
-            cache.put(request, meta.model, applied_text)
+        if cache is not None and proposal.cache_identity is not None and applied_text == proposal.new_text:
+            cache.put(request, proposal.cache_identity, applied_text)
         record = EditRecord.create(
             replace(request, format=proposal.format_used),
             proposal.raw,

@@ -39,6 +39,14 @@ class EditBackend(Protocol):
         """One line for the status bar: model, device, method."""
         ...
 
+    def identity(self) -> str:
+        """What decides this backend's answers: model weights and precision, token budget (cache keys).
+
+        Unlike :meth:`describe` it leaves out what changes only the speed (draft, method, device) and
+        never changes while the backend lives.
+        """
+        ...
+
     def stream(self, request: EditRequest, cancel: threading.Event | None = None) -> Iterator[Event]:
         """Yield Span/Stats events and end with exactly one Done or Error."""
         ...

@@ -19,7 +19,7 @@ from typing import Literal
 from common.terminal import escape_controls
 from decoding.checks import Finding, check_proposal
 from decoding.events import Done, Error, Event, Stats
-from decoding.personal.cache import EditCache
+from decoding.personal.cache import EditCache, output_identity
 from decoding.prompts import NoFileBlock, extract_file, language_for
 from decoding.request import EditBackend, EditRequest
 
@@ -43,6 +43,7 @@ class Proposal:
     stats: Stats
     note: str | None = None  # e.g. why a lazy answer fell back to whole-file generation
     findings: tuple[Finding, ...] = ()
+    cache_identity: str | None = None  # what the accepted text is cached under (None: not cacheable)
 
 
 @dataclass(frozen=True)
@@ -105,17 +106,31 @@ def propose_edit(
 ) -> Iterator[Event | Proposal | CutOff]:
     """Run one edit; ``auto`` asks for a lazy answer and regenerates the whole file if the merge refuses.
 
-    A request the user already accepted a result for (same file content, instruction and model) is
-    answered from ``cache`` at once. A cancelled generation ends with its ``Done(cancelled=True)`` and
-    no Proposal: a half-written file must never reach review. A request with a ``prefix`` (from
-    :meth:`CutOff.resume`) continues in the format it was generated in and bypasses the cache.
+    A request the user already accepted a result for (same file content, instruction, model, format
+    and budget: :func:`~decoding.personal.cache.output_identity`) is answered from ``cache`` at once;
+    a fresh Proposal carries the ``cache_identity`` to store the accepted text under. A cancelled
+    generation ends with its ``Done(cancelled=True)`` and no Proposal: a half-written file must never
+    reach review. A request with a ``prefix`` (from :meth:`CutOff.resume`) continues in the format it
+    was generated in and bypasses the cache (its budget was not the one asked for).
     """
+    if cache is None or request.prefix:
+        yield from _propose(backend, request, fmt, cancel)
+        return
+    identity = output_identity(backend.identity(), fmt)
+    hit = cache.get(request, identity)
+    if hit is not None:
+        stats = Stats(chars=len(hit), cached=True)
+        yield _proposal(request, hit, hit, "whole", stats, "answered from the edit cache")
+        return
+    for event in _propose(backend, request, fmt, cancel):
+        yield replace(event, cache_identity=identity) if isinstance(event, Proposal) else event
+
+
+def _propose(
+    backend: EditBackend, request: EditRequest, fmt: FormatChoice, cancel: threading.Event | None
+) -> Iterator[Event | Proposal | CutOff]:
+    """The generation itself: format choice, answer extraction, lazy merge or whole-file fallback."""
     if not request.prefix:
-        hit = cache.get(request, backend.describe()) if cache is not None else None
-        if hit is not None:
-            stats = Stats(chars=len(hit), cached=True)
-            yield _proposal(request, hit, hit, "whole", stats, "answered from the edit cache")
-            return
         use_lazy = fmt == "lazy" or (fmt == "auto" and _lazy_supported(request.path))
         request = replace(request, format="lazy" if use_lazy else "whole")
     done = yield from _generate(backend, request, cancel)

@@ -29,6 +29,9 @@ class ScriptedBackend:
     def describe(self) -> str:
         return "scripted · test"
 
+    def identity(self) -> str:
+        return f"scripted · budget {self.budget or 'auto'}"
+
     def stream(self, request: EditRequest, cancel: threading.Event | None = None) -> Iterator[Event]:
         self.requests.append(request)
         if self.fail_with is not None:

@@ -1,16 +1,17 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from decoding.personal.cache import EditCache, cache_key
+from decoding.personal.cache import EditCache, cache_key, output_identity
 from decoding.request import EditRequest
 
 
-def req(original: str = "x = 1\n", instruction: str = "rename x to y", fmt: str = "whole") -> EditRequest:
-    return EditRequest(path="a.py", original=original, instruction=instruction, format=fmt)  # type: ignore[arg-type]
+def req(original: str = "x = 1\n", instruction: str = "rename x to y") -> EditRequest:
+    return EditRequest(path="a.py", original=original, instruction=instruction)
 
 
 def test_miss_then_hit() -> None:
@@ -27,18 +28,23 @@ def test_instruction_whitespace_is_normalised_but_case_is_not() -> None:
     assert cache.get(req(instruction="Rename X to Y"), "m") is None
 
 
+WHOLE = output_identity("m", "whole")
+
+
 @pytest.mark.parametrize(
     "other",
     [
-        (req(original="x = 2\n"), "m"),
-        (req(fmt="lazy"), "m"),
-        (req(), "other-model"),
-        (req(instruction="rename x to z"), "m"),
+        (req(original="x = 2\n"), WHOLE),
+        (req(), output_identity("m", "lazy")),
+        (req(), output_identity("other-model", "whole")),
+        (req(instruction="rename x to z"), WHOLE),
+        (replace(req(), earlier=("add a docstring",)), WHOLE),
     ],
 )
 def test_any_key_part_changing_misses(other: tuple[EditRequest, str]) -> None:
     cache = EditCache()
-    cache.put(req(), "m", "y = 1\n")
+    cache.put(req(), WHOLE, "y = 1\n")
+    assert cache.get(req(), WHOLE) == "y = 1\n"
     assert cache.get(*other) is None
 
 

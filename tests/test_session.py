@@ -79,12 +79,12 @@ def test_cancelled_generation_never_reaches_review():
 
 
 def test_cache_hit_answers_without_running_the_backend():
-    from decoding.personal.cache import EditCache
+    from decoding.personal.cache import EditCache, output_identity
 
     cache = EditCache(None)
     req = EditRequest(path="m.py", original=ORIGINAL, instruction="change b")
     backend = ScriptedBackend(["unused```"])
-    cache.put(req, backend.describe(), "cached text\n")
+    cache.put(req, output_identity(backend.identity(), "whole"), "cached text\n")
     events = list(propose_edit(backend, req, "whole", cache=cache))
     assert backend.requests == []
     assert len(events) == 1 and events[0].new_text == "cached text\n" and events[0].stats.cached
@@ -114,12 +114,12 @@ def test_budget_spent_on_chatter_after_the_closed_block_still_gives_the_file():
 
 
 def test_continuation_bypasses_the_cache():
-    from decoding.personal.cache import EditCache
+    from decoding.personal.cache import EditCache, output_identity
 
     cache = EditCache(None)
     req = EditRequest(path="m.py", original=ORIGINAL, instruction="change b")
     backend = ScriptedBackend([ORIGINAL + "```\n"])
-    cache.put(req, backend.describe(), "cached text\n")
+    cache.put(req, output_identity(backend.identity(), "whole"), "cached text\n")
     events = list(propose_edit(backend, replace(req, prefix="def a"), "whole", cache=cache))
     assert len(backend.requests) == 1 and events[-1].new_text == ORIGINAL
 
@@ -143,12 +143,13 @@ def test_every_proposal_carries_its_findings():
 
 
 def test_cached_answer_is_checked_too():
-    from decoding.personal.cache import EditCache
+    from decoding.personal.cache import EditCache, output_identity
 
     cache = EditCache(None)
     req = EditRequest(path="m.py", original=ORIGINAL, instruction="change b")
-    cache.put(req, "scripted · test", ORIGINAL)
-    events = list(propose_edit(ScriptedBackend(["unused"]), req, "whole", cache=cache))
+    backend = ScriptedBackend(["unused"])
+    cache.put(req, output_identity(backend.identity(), "whole"), ORIGINAL)
+    events = list(propose_edit(backend, req, "whole", cache=cache))
     assert [f.kind for f in events[-1].findings] == ["no-change"]
 
 

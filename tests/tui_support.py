@@ -60,6 +60,9 @@ class ScriptedBackend:
     def describe(self) -> str:
         return "scripted (cpu)"
 
+    def identity(self) -> str:
+        return "scripted"
+
     def stream(self, request: EditRequest, cancel: threading.Event | None = None) -> Iterator[Event]:
         self.requests.append(request)
         done_text = ""

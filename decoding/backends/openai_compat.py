@@ -95,6 +95,10 @@ class OpenAIBackend:
         extra = ", predicted outputs" if self.use_prediction and self._prediction_accepted else ""
         return f"{self.model} via {self.base_url} (OpenAI-compatible{extra})"
 
+    def identity(self) -> str:
+        """The served model by name and the budget; never the predicted-outputs state (it changes)."""
+        return f"{self.model} via {self.base_url} · budget {self.max_tokens or 'auto'}"
+
     def stream(self, request: EditRequest, cancel: threading.Event | None = None) -> Iterator[Event]:
         started = time.monotonic()
         if cancel is not None and cancel.is_set():

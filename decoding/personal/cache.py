@@ -1,9 +1,13 @@
 """LRU cache of accepted edits: the same instruction on the same file is answered without a model run.
 
-Keyed by the file's content hash (not its path: a renamed or copied file with the same text gets the
-same answer), the instruction with whitespace normalised, the model and the output format. Case is
-kept on purpose: "rename x to X" and "rename X to x" are different edits. The cache lives in memory
-and is mirrored to one JSON file (written atomically) so it survives restarts.
+Keyed by what determines the answer and nothing else: the file's content hash (not its path: a
+renamed or copied file with the same text gets the same answer), the instruction with whitespace
+normalised, and the backend's *identity* (:func:`output_identity`: the model's weights and precision,
+the prompt format asked for and the token budget). Never by a display string such as
+``backend.describe()``, which changes while a backend runs (a server refusing predicted outputs) and
+would make lookups miss silently. Case is kept on purpose: "rename x to X" and "rename X to x" are
+different edits. The cache lives in memory and is mirrored to one JSON file (written atomically) so it
+survives restarts.
 """
 
 from __future__ import annotations
@@ -32,10 +36,21 @@ def normalise_instruction(instruction: str) -> str:
     return " ".join(instruction.split())
 
 
-def cache_key(request: EditRequest, model: str) -> str:
+def output_identity(backend: str, fmt: str) -> str:
+    """Everything besides the request that decides the answer, as one string for :class:`EditCache`.
+
+    Args:
+        backend: ``EditBackend.identity()``: the model's weights and precision, and the token budget.
+        fmt: the answer format asked for (``whole``, ``lazy`` or ``auto``): other prompts, other text.
+    """
+    return json.dumps([backend, fmt])
+
+
+def cache_key(request: EditRequest, identity: str) -> str:
     """A stable text key; hashing the parts keeps the JSON small and the key free of separators."""
     digest = hashlib.sha256(request.original.encode("utf-8")).hexdigest()
-    parts = [digest, normalise_instruction(request.instruction), model, request.format]
+    earlier = [normalise_instruction(text) for text in request.earlier]  # a conversation's earlier turns
+    parts = [digest, normalise_instruction(request.instruction), earlier, identity]
     return hashlib.sha256(json.dumps(parts).encode("utf-8")).hexdigest()
 
 
@@ -96,17 +111,17 @@ class EditCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, request: EditRequest, model: str) -> str | None:
+    def get(self, request: EditRequest, identity: str) -> str | None:
         """The accepted text for this request, or None; a hit becomes the most recently used entry."""
-        key = cache_key(request, model)
+        key = cache_key(request, identity)
         result = self._entries.get(key)
         if result is not None:
             self._entries.move_to_end(key)
             self._save()
         return result
 
-    def put(self, request: EditRequest, model: str, accepted: str) -> None:
-        key = cache_key(request, model)
+    def put(self, request: EditRequest, identity: str, accepted: str) -> None:
+        key = cache_key(request, identity)
         self._entries[key] = accepted
         self._entries.move_to_end(key)
         self._evict()
