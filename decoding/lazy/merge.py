@@ -9,7 +9,9 @@ with a marker inside it):
 1. Every answer block is matched to an original block at the same level by, in order: identical
    whitespace-normalised text, same signature (kind, name and header lines), same (kind, name).
    A key shared by several blocks is resolved by position between already-matched blocks; a *named*
-   answer block that still has several candidates is refused as ambiguous. Unmatched blocks are new.
+   answer block that still has several candidates is refused as ambiguous (imports of one module,
+   which an answer may merge into one line, pair with the first). Unmatched blocks are new. Imports
+   are named by their module, so a rewritten import line replaces the original one.
 2. Matched blocks in the original order are *anchors* (the longest in-order run of matches); a
    matched block out of that order has moved.
 3. A marker stands for every original block between the anchors around it (or the edge of the
@@ -18,15 +20,18 @@ with a marker inside it):
 4. An original block that is neither shown in the answer nor stood for by a marker is deleted: so a
    block absent between two anchors with no marker between them is deleted, and so is a block before
    the first or after the last anchor when no marker is there.
-5. The output follows the answer: its blocks and the blank lines between them as written, each
-   marker replaced by the original lines it stands for (a marker written flush against the block
-   next to its code in the original gets the original blank lines there). A shown block with a
-   marker inside is merged into its original block by the same rules; shown blocks without markers
-   replace theirs verbatim.
-
+5. The output follows the answer's blocks, each marker replaced by the original blocks it stands
+   for. Blank lines between two blocks the answer writes out are the answer's; wherever a marker
+   touches them they follow the original's layout (``layout.py``), so models may space markers as
+   they like. A shown block with a marker inside is merged into its original block by the same
+   rules; shown blocks without markers replace theirs verbatim, except that the comments above the
+   original travel with it when the answer has a marker right above the block and shows none.
 6. Deleted lines are counted per gap between anchors, less the lines of new blocks in the same gap
    (a rewrite under a new name replaces code rather than losing it). More than 30 % of the
    original's lines deleted that way, summed over all levels, is refused.
+7. A marker cannot say that it skips a deleted block, so when the answer adds a new block of a kind
+   a marker also stands for (say a function next to a marker over functions), the result carries a
+   note naming what the marker kept: the review shows it, as the new block may be a rewrite.
 
 Refusals: an unsupported language, an original or answer that does not parse, ambiguity, a marker
 inside something that is not a list of blocks, and the deletion limit of rule 6.
