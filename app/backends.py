@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from app.run_options import RunOptions
@@ -11,8 +10,7 @@ from decoding.request import EditBackend
 
 if TYPE_CHECKING:
     from decoding.models.load import LoadedModels
-
-Progress = Callable[[str, float | None], None]
+    from decoding.models.store import Progress
 
 
 def load_models_for(

@@ -13,6 +13,9 @@ from typing import Literal
 from common.errors import BackendFailure, ProposalRefused, SpeceditError
 
 Layer = Literal["lookup", "draft", "target"]
+# Why a generation ended: the model's end token, the stop text (closing fence), the token budget, the
+# user, an edit-cache hit, or a server's own reason (e.g. "content_filter").
+StopReason = Literal["eos", "stop", "max_new_tokens", "cancelled", "cached", "remote"]
 LAYERS: tuple[Layer, ...] = ("lookup", "draft", "target")
 
 
@@ -94,7 +97,7 @@ class Done:
     token_ids: tuple[int, ...]
     stats: Stats
     cancelled: bool = False
-    stop_reason: Literal["eos", "stop", "max_new_tokens", "cancelled", "cached", "remote"] = "eos"
+    stop_reason: StopReason = "eos"
 
 
 # Error kinds that mean "the model answered, but the answer must not reach the file"; every other kind

@@ -123,7 +123,7 @@ class EditMeta:
 
 
 @dataclass(frozen=True)
-class EditRecord:
+class HistoryEntry:
     """One specedit edit in the history (``specedit log``)."""
 
     sha: str
@@ -324,7 +324,7 @@ class EditRepo:
                 )
             return self._move("redo", branch.name, expected, edit, edit, ref)
 
-    def log(self, limit: int = 50) -> list[EditRecord]:
+    def log(self, limit: int = 50) -> list[HistoryEntry]:
         """The last ``limit`` specedit edits reachable from HEAD, newest first."""
         if limit <= 0 or not self._repo.head.is_valid():
             return []
@@ -341,7 +341,7 @@ class EditRepo:
                 continue  # the marker line was quoted in a message body, not a trailer
             time = datetime.fromtimestamp(int(stamp), tz=UTC).astimezone()
             meta = EditMeta.from_trailers(_trailers(message))
-            records.append(EditRecord(sha, time, message.strip().splitlines()[0], meta))
+            records.append(HistoryEntry(sha, time, message.strip().splitlines()[0], meta))
         return records
 
     # -- transactions ----------------------------------------------------------------------------

@@ -21,12 +21,12 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 from common.redact import redact_url
 from decoding.backends.sse import SSELineTooLong, iter_sse, read_lines
-from decoding.events import Done, Error, Event, Span, Stats
+from decoding.events import Done, Error, Event, Span, Stats, StopReason
 from decoding.prompts import assistant_prefill, chat_messages
 from decoding.request import EditRequest
 
@@ -41,7 +41,6 @@ _CANCEL_POLL_S = 0.05
 DEFAULT_TIMEOUT_S = 600.0  # a whole answer: a 1 MB file from a CPU llama.cpp server takes minutes
 MAX_SSE_LINE = 16 * 1024 * 1024  # one event line; a whole 1 MB file JSON-escaped fits several times
 _MAX_BODY = 1024 * 1024  # a non-streamed answer (/models, an error): only its first MiB is read
-StopReason = Literal["eos", "max_new_tokens", "remote"]
 
 
 class _Failure(Exception):

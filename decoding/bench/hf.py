@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from decoding.engine.config import SpecConfig
+from decoding.engine.lm import as_lm
+from decoding.engine.loop import eos_token_ids
 from decoding.models.load import LoadedModels
 
 HF_METHODS = ("hf-pld", "hf-assisted")
@@ -73,7 +75,7 @@ def run_baseline(models: LoadedModels, method: str, prompt_ids: list[int], confi
         for hook in hooks:
             hook.remove()
     new = out[0, len(prompt_ids) :].tolist()
-    eos = set(_eos_ids(models))
+    eos = eos_token_ids(as_lm(models.target), tokenizer)
     for i, token in enumerate(new):  # generate() keeps the EOS token: drop it like the engine does
         if token in eos:
             new = new[:i]
@@ -97,11 +99,3 @@ def _stop_criteria(tokenizer: Any, stop_text: str | None) -> Any:
     from transformers import StoppingCriteriaList, StopStringCriteria
 
     return StoppingCriteriaList([StopStringCriteria(tokenizer, [stop_text])] if stop_text else [])
-
-
-def _eos_ids(models: Any) -> list[int]:
-    eos = models.target.generation_config.eos_token_id
-    ids = eos if isinstance(eos, list) else [eos] if eos is not None else []
-    if models.tokenizer.eos_token_id is not None:
-        ids.append(models.tokenizer.eos_token_id)
-    return ids

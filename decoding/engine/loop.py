@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import torch
 
@@ -31,13 +30,12 @@ from decoding.engine.proposers import (
     Proposer,
     Segment,
 )
-from decoding.events import Done, Error, Event, Layer, Prefill, Span, Stats
+from decoding.events import Done, Error, Event, Layer, Prefill, Span, Stats, StopReason
 from decoding.models.early_exit import early_exit_draft
 from decoding.models.store import ModelError
 
 log = logging.getLogger(__name__)
 
-StopReason = Literal["eos", "stop", "max_new_tokens", "cancelled"]
 
 
 class StopText:
