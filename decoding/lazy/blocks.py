@@ -212,7 +212,10 @@ class Block:
         return self.last - self.first + 1
 
     def describe(self) -> str:
-        return f"{self.kind} `{self.name}`" if self.name else self.kind
+        """How messages name the block: ``function `area```, ``for `for x in xs:```, ``comment``."""
+        kind = re.sub(r"_(definition|declaration|declarator|statement|item|spec)$", "", self.kind)
+        kind = kind.replace("_", " ")
+        return f"{kind} `{self.name}`" if self.name else kind
 
 
 def parse(text: str, language: str, *, answer: bool) -> Source:

@@ -124,13 +124,11 @@ def main(argv: list[str] | None = None) -> int:
         rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
         outcomes = [o for r in rows if r["lang"] == "python" for o in [judge(r)] if o is not None]
         counts = Counter(o.result for o in outcomes)
-        noted = sum(1 for o in outcomes if o.notes)
-        summary = ", ".join(
-            f"{k} {counts[k]}"
-            for k in ("exact", "same-normalized", "blank-lines", "kept-deleted", "different")
-        )
-        refused = counts["refused"]
-        print(f"{path.name}: {len(outcomes)} lazy answers: {summary}, refused {refused}; {noted} with notes")
+        noted = Counter(o.result for o in outcomes if o.notes)
+        kinds = ("exact", "same-normalized", "blank-lines", "kept-deleted", "different", "refused")
+        summary = ", ".join(f"{k} {counts[k]}" for k in kinds)
+        notes = ", ".join(f"{k} {noted[k]}" for k in kinds if noted[k]) or "none"
+        print(f"{path.name}: {len(outcomes)} lazy answers: {summary}; with notes: {notes}")
         if args.show:
             for o in outcomes:
                 if o.result != "exact" or o.notes:
