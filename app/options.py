@@ -104,17 +104,22 @@ def add_edit_options(parser: argparse.ArgumentParser) -> None:
         metavar="CMD",
         help="your lint/test command, run after an edit is applied",
     )
-    g.add_argument(
-        "--max-new-tokens",
-        type=positive_int,
-        default=argparse.SUPPRESS,
-        help="generation budget (default: from the file's size)",
-    )
+    add_budget_option(g)
     g.add_argument(
         "--no-cache",
         action="store_true",
         default=argparse.SUPPRESS,
         help="always generate, even for a request answered before",
+    )
+
+
+def add_budget_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--max-new-tokens``: edits and the bench share one budget flag (and config key)."""
+    parser.add_argument(
+        "--max-new-tokens",
+        type=positive_int,
+        default=argparse.SUPPRESS,
+        help="token budget of one answer (default: from the file's size)",
     )
 
 

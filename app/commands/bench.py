@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.options import add_model_options, positive_int
+from app.options import add_budget_option, add_model_options
 from app.run_options import RunOptions, options_from_args
 from common.errors import BackendFailure, UsageError
 from common.redact import redact_url
@@ -30,12 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", required=True, type=Path, help="JSONL with id, before, instruction[, after]")
     p.add_argument("--limit", type=int, default=None, help="first N items only")
     p.add_argument("--methods", default=DEFAULT_METHODS, help=f"comma list (default: {DEFAULT_METHODS})")
-    p.add_argument(
-        "--max-new-tokens",
-        type=positive_int,
-        default=argparse.SUPPRESS,
-        help="budget per item (default: from file size)",
-    )
+    add_budget_option(p)
     p.add_argument(
         "--grid",
         nargs="+",
