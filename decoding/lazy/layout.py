@@ -5,8 +5,8 @@ code ...``), so the blank lines around a marker say nothing about the file. Betw
 were neighbours in the original the original's blank lines come back; next to a block that moved,
 was deleted or is new, the original's spacing around the block that stays is reused; and a new
 definition gets the spacing the original uses around its definitions at that level (or the
-language's convention: PEP 8's two blank lines around top-level ``def``/``class``). Only between two
-blocks the answer writes out itself do its own blank lines count.
+language's convention: PEP 8's two blank lines around top-level ``def``/``class``). The answer's own
+blank lines count between two blocks it writes out itself, and where the original has nothing to say.
 """
 
 from __future__ import annotations
