@@ -31,9 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from app.progress import StderrProgress
+    from common.paths import cache_dir, models_dir
     from decoding.models.builtin import builtin_row, ensure_builtin_model
     from decoding.models.catalog import BUILTINS
-    from decoding.models.store import cache_dir, list_models
+    from decoding.models.store import list_models
 
     if args.fetch:
         progress = StderrProgress()
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
                 ensure_builtin_model(alias, progress)  # a failure raises ModelError: exit 5 with the reason
         finally:
             progress.finish()
-    builtin_paths = {cache_dir() / "models" / model.name for model in BUILTINS}
+    builtin_paths = {models_dir() / model.name for model in BUILTINS}
     infos = [builtin_row(model) for model in BUILTINS]
     infos += [info for info in list_models() if info.path not in builtin_paths]
     rows = [
