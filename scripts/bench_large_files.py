@@ -57,11 +57,14 @@ def main() -> None:
     parser.add_argument("--draft", default=None)
     parser.add_argument("--lines", type=int, nargs="+", default=[100, 1000, 5000])
     parser.add_argument("--modes", nargs="+", default=["whole", "selection", "lazy"])
+    parser.add_argument(
+        "--threads", type=int, default=2, help="torch threads (1 is faster on a CPU shared with other jobs)"
+    )
     args = parser.parse_args()
 
     import torch
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     models = load_models(args.model, args.draft, device="cpu")
     method = resolve_method("auto", models.draft is not None)
     backend = LocalBackend(models, SpecConfig(method=method))
