@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-import app.tui
 from app.cli import build_parser, main
 from app.config_file import find_repo_config, read_config
 from app.run_options import RunOptions, options_from_args, resolve
@@ -177,7 +176,7 @@ def test_open_hands_the_tui_typed_options(home: Path, monkeypatch: pytest.Monkey
         def run(self) -> None:
             pass
 
-    monkeypatch.setattr(app.tui, "SpeceditApp", FakeApp)
+    monkeypatch.setattr("app.tui.SpeceditApp", FakeApp)
     root = repo(home, 'format = "auto"\n')
     assert main(["open", str(root), "--method", "lookup"]) == 0
     assert seen == [RunOptions(format="auto", method="lookup")]
