@@ -157,7 +157,7 @@ def _propose(
             yield Error(f"lazy merge refused: {refused.reason}", kind="merge")
             return
         note = f"lazy merge refused ({refused.reason}); regenerated the whole file"
-        retry = replace(request, format="whole", prefix="")
+        retry = replace(request, format="whole", prefix="", prefix_ids=())
         whole = yield from _generate(backend, retry, cancel)
         if whole is None or whole.cancelled:
             return

@@ -175,3 +175,12 @@ def test_local_engine_continuation_equals_one_run_with_the_larger_budget():
     continued = last(12, first.resume())
     assert len(continued.partial_ids) == 24
     assert continued.partial_ids == last(24, req).partial_ids
+
+
+def test_whole_file_fallback_after_a_continued_lazy_answer_starts_afresh():
+    unparsable = "# ... existing code ...\ndef b(:\n    return 3\n```"
+    backend = ScriptedBackend([unparsable, ORIGINAL.replace("return 2", "return 4") + "```"])
+    continued = EditRequest("m.py", ORIGINAL, "change b", "lazy", prefix="# ... ", prefix_ids=(1, 2))
+    proposal = list(propose_edit(backend, continued, "auto"))[-1]
+    assert isinstance(proposal, Proposal) and proposal.format_used == "whole"
+    assert (backend.requests[1].prefix, backend.requests[1].prefix_ids) == ("", ())
