@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import signal
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -110,3 +114,26 @@ def test_openai_backend_without_url_is_a_usage_error_with_a_hint(
     assert main(["edit", str(source), "-m", "x", "--backend", "openai"]) == ExitCode.USAGE
     err = capsys.readouterr().err
     assert "--base-url" in err and "hint: " in err
+
+
+def test_a_real_ctrl_c_exits_130_without_traceback(tmp_path: Path) -> None:
+    """SIGINT while the CLI waits on a server that never answers: the process, not a mock, exits 130."""
+    source = tmp_path / "f.py"
+    source.write_text("x = 1\n")
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        server.settimeout(30)
+        url = f"http://127.0.0.1:{server.getsockname()[1]}/v1"
+        argv = ["edit", str(source), "-m", "x", "--backend", "openai", "--base-url", url, "--model", "m"]
+        command = [sys.executable, "-m", "app.cli", *argv]
+        process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            connection, _ = server.accept()  # the client now waits for an answer that never comes
+            with connection:
+                process.send_signal(signal.SIGINT)
+                _, err = process.communicate(timeout=30)
+        finally:
+            process.kill()
+    assert process.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
