@@ -14,9 +14,12 @@ if TYPE_CHECKING:
 
 
 def load_models_for(
-    options: RunOptions, progress: Progress | None = None, load_in_4bit: bool | None = None
+    options: RunOptions,
+    progress: Progress | None = None,
+    load_in_4bit: bool | None = None,
+    engine: str | None = None,
 ) -> LoadedModels:
-    """The models named by --model/--draft/--device/--dtype/--load-in-4bit (``load_in_4bit`` overrides)."""
+    """The models named by --model/--draft/--device/--dtype/--engine/--load-in-4bit (keywords override)."""
     from decoding.models.load import load_models
 
     return load_models(
@@ -26,6 +29,7 @@ def load_models_for(
         dtype=options.dtype,
         load_in_4bit=options.load_in_4bit if load_in_4bit is None else load_in_4bit,
         progress=progress,
+        engine=engine or options.engine,
     )
 
 
@@ -53,7 +57,7 @@ def make_backend(options: RunOptions, progress: Progress | None = None) -> EditB
     from decoding.engine.config import SpecConfig, resolve_method
 
     models = load_models_for(options, progress)
-    if options.method in ("auto", "draft", "multilayer"):
+    if options.method in ("auto", "draft", "multilayer") and models.engine == "torch":  # LoRA: torch only
         from decoding.personal.tune import use_tuned_draft
 
         use_tuned_draft(models)  # a `specedit tune` adapter, when there is one, speeds the draft up

@@ -40,6 +40,13 @@ def add_model_options(parser: argparse.ArgumentParser, method: bool = True, back
         "--dtype", default=argparse.SUPPRESS, help="auto, float32, bfloat16, float16 (default: auto)"
     )
     g.add_argument(
+        "--engine",
+        default=argparse.SUPPRESS,
+        choices=["auto", "torch", "llamacpp"],
+        help="who runs the model: llamacpp (GGUF weights on llama.cpp's quantized CPU kernels), torch, "
+        "or auto = llamacpp for a GGUF or builtin model on CPU, else torch (default: auto)",
+    )
+    g.add_argument(
         "--load-in-4bit",
         dest="load_in_4bit",
         action=argparse.BooleanOptionalAction,

@@ -30,6 +30,7 @@ class RunOptions:
     draft: str | None = None
     device: str = "auto"
     dtype: str = "auto"
+    engine: str = "auto"  # "auto", "torch" or "llamacpp" (decoding.models.load.ENGINES)
     load_in_4bit: bool | None = None  # None: on with CUDA, off on CPU
     method: str = "auto"  # "auto" or a decoding.engine.config method
     backend: str = "local"

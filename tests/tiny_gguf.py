@@ -8,9 +8,10 @@ source model.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from gguf import GGUFWriter
+from gguf import GGUFValueType, GGUFWriter, Keys
 from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
 from tests.tiny_models import make_byte_tokenizer, make_tiny_llama
@@ -35,13 +36,31 @@ def _permute_rows(weight: np.ndarray, heads: int) -> np.ndarray:
     return weight.reshape(heads, 2, half, *weight.shape[1:]).swapaxes(1, 2).reshape(weight.shape)
 
 
+class _Writer(GGUFWriter):
+    """gguf's writer refuses empty arrays, but llama.cpp requires the merges key of a "gpt2" vocabulary
+    even when there are none (a pure byte vocabulary): write an empty typed array."""
+
+    def _pack_val(
+        self, val: Any, vtype: GGUFValueType, add_vtype: bool, sub_type: GGUFValueType | None = None
+    ) -> bytes:
+        if vtype == GGUFValueType.ARRAY and sub_type is not None and len(val) == 0:
+            return (
+                (self._pack("I", vtype) if add_vtype else b"")
+                + self._pack("I", sub_type)
+                + self._pack("Q", 0)
+            )
+        return super()._pack_val(val, vtype, add_vtype, sub_type)
+
+
 def write_tiny_gguf(
-    path: Path, seed: int = 3, chat_template: bool = True
+    path: Path, seed: int = 3, chat_template: bool = True, model: LlamaForCausalLM | None = None
 ) -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast]:
-    """Write a 2-layer float32 GGUF to ``path``; returns the model and tokenizer it was made from."""
-    tokenizer, model = make_byte_tokenizer(), make_tiny_llama(seed=seed, num_layers=2)
+    """Write ``model`` (default: a 2-layer seeded Llama) as a float32 GGUF to ``path``; returns the model
+    and tokenizer it was made from."""
+    tokenizer = make_byte_tokenizer()
+    model = model if model is not None else make_tiny_llama(seed=seed, num_layers=2)
     config = model.config
-    writer = GGUFWriter(str(path), "llama")
+    writer = _Writer(str(path), "llama")
     writer.add_block_count(config.num_hidden_layers)
     writer.add_context_length(config.max_position_embeddings)
     writer.add_embedding_length(config.hidden_size)
@@ -56,7 +75,10 @@ def write_tiny_gguf(
     writer.add_tokenizer_model("gpt2")
     writer.add_token_list(vocab)
     writer.add_token_types([_CONTROL if token in specials else _NORMAL for token in vocab])
-    writer.add_token_scores([0.0] * len(vocab))  # no merges: a pure byte vocabulary
+    writer.add_token_scores([0.0] * len(vocab))
+    # No merges (a pure byte vocabulary), but llama.cpp refuses a "gpt2" vocabulary without the key;
+    # add_token_merges drops empty arrays, so write the empty one explicitly.
+    writer.add_key_value(Keys.Tokenizer.MERGES, [], GGUFValueType.ARRAY, sub_type=GGUFValueType.STRING)
     writer.add_bos_token_id(tokenizer.bos_token_id)
     writer.add_eos_token_id(tokenizer.eos_token_id)
     writer.add_pad_token_id(tokenizer.pad_token_id)

@@ -97,6 +97,7 @@ def _tune(args: argparse.Namespace, options: RunOptions, records: list[EditRecor
         options,
         lambda message, _fraction: print(message, flush=True),
         load_in_4bit=bool(options.load_in_4bit),
+        engine="torch",  # LoRA training needs torch weights
     )
     every = max(1, config.steps // 20)
 

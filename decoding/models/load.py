@@ -10,9 +10,10 @@ module (for types, or from the CLI) stays instant.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from decoding.models.builtin import ensure_builtin_model
+from decoding.models.builtin import builtin_gguf, ensure_builtin_model
 from decoding.models.catalog import default_draft
 from decoding.models.memory import check_memory
 from decoding.models.store import (
@@ -33,6 +34,8 @@ from decoding.models.store import (
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+    from decoding.models.llamacpp import LlamaCppModel
 
 __all__ = [
     "FetchError",
@@ -58,6 +61,7 @@ _DTYPES = {
     "fp16": "float16",
     "half": "float16",
 }
+ENGINES = ("auto", "torch", "llamacpp")
 _OOM_ADVICE = (
     "Try a smaller model, --device cpu (uses system memory instead of GPU memory), or --load-in-4bit "
     "(CUDA) to quarter the weights' memory."
@@ -68,18 +72,29 @@ _OOM_ADVICE = (
 class LoadedModels:
     """What the engine needs: models in eval mode on ``device`` and the shared tokenizer."""
 
-    target: PreTrainedModel
-    draft: PreTrainedModel | None  # None: the engine builds a self-speculative early-exit draft
+    target: PreTrainedModel | LlamaCppModel
+    draft: PreTrainedModel | LlamaCppModel | None  # None: the engine builds an early-exit draft (torch)
     tokenizer: PreTrainedTokenizerBase
     device: torch.device
     target_name: str
     draft_name: str | None
 
+    @property
+    def engine(self) -> str:
+        """``llama.cpp`` or ``torch``: who runs the target (LoRA tuning and hf baselines need torch)."""
+        from decoding.models.llamacpp import LlamaCppModel
+
+        return LlamaCppModel.name if isinstance(self.target, LlamaCppModel) else "torch"
+
     def describe(self) -> str:
-        """One line for status bars and commit trailers, e.g. ``smollm2 · float32 · cpu``."""
-        parts = [self.target_name, _precision(self.target)]
+        """One line for status bars and commit trailers, e.g. ``smollm2 · float32 · cpu``.
+
+        A llama.cpp model names its engine (``smollm2 · Q4_1 · llama.cpp · cpu``); the torch engine is
+        implied by a torch dtype.
+        """
+        parts = [self.target_name, *_precision(self.target)]
         if self.draft is not None:
-            parts += [f"draft {self.draft_name}", _precision(self.draft)]
+            parts += [f"draft {self.draft_name}", *_precision(self.draft)]
         return " · ".join([*parts, str(self.device)])
 
 
@@ -90,8 +105,14 @@ def load_models(
     dtype: str = "auto",
     load_in_4bit: bool | None = None,
     progress: Progress | None = None,
+    engine: str = "torch",
 ) -> LoadedModels:
-    """Resolve, fetch/convert if needed, and load target, draft and tokenizer; raises ModelError."""
+    """Resolve, fetch/convert if needed, and load target, draft and tokenizer; raises ModelError.
+
+    ``engine`` picks who runs each model: ``torch``, ``llamacpp`` (GGUF weights as they are, on
+    llama.cpp's quantized CPU kernels) or ``auto`` (llama.cpp for a GGUF on CPU, else torch); target
+    and draft are decided separately, so a GGUF target may have a torch draft and vice versa.
+    """
     report = progress or _silent
     draft = default_draft(model, draft)  # qwen-coder-1.5b brings qwen-coder-0.5b unless told otherwise
     target_src = resolve_model(model)
@@ -100,6 +121,11 @@ def load_models(
     four_bit = dev.type == "cuda" if load_in_4bit is None else load_in_4bit
     if four_bit and dev.type != "cuda":
         report("4-bit on CPU: bitsandbytes decodes several times slower than float32 there", None)
+
+    target_gguf = _llamacpp_weights(engine, target_src, dev, report)
+    draft_gguf = _llamacpp_weights(engine, draft_src, dev, report) if draft_src else None
+    if target_gguf is not None:
+        return _load_with_llamacpp(target_src, target_gguf, draft_src, draft_gguf, dev, dtype, report)
 
     target_path = _local_checkpoint(target_src, report)
     draft_path = _local_checkpoint(draft_src, report) if draft_src else None
@@ -130,6 +156,82 @@ def load_models(
 
 def _silent(message: str, fraction: float | None) -> None:
     """Default progress sink."""
+
+
+def _llamacpp_weights(engine: str, source: ModelSource, dev: torch.device, progress: Progress) -> Path | None:
+    """The GGUF that llama.cpp should run for ``source``, or None when torch runs it.
+
+    ``auto`` takes llama.cpp only where it wins: a GGUF on the CPU (5-10x our float32 torch path,
+    issue #20) with llama-cpp-python installed; on CUDA the torch path (4-bit NF4) stays.
+    """
+    if engine not in ENGINES:
+        raise ModelError(f"Unknown engine {engine!r}; use {', '.join(ENGINES)}.")
+    is_gguf = source.kind in ("gguf", "builtin")  # every builtin alias is a GGUF
+    auto_torch = not is_gguf or dev.type != "cpu" or not llamacpp_available()
+    if engine == "torch" or (engine == "auto" and auto_torch):
+        return None
+    if not is_gguf:
+        raise ModelError(
+            f"--engine llamacpp runs GGUF files, and {source.name} is a transformers checkpoint; pass a "
+            ".gguf file (or a builtin alias), or use --engine torch."
+        )
+    if dev.type != "cpu":
+        progress("llama.cpp runs on the CPU in this build; the GPU stays unused", None)
+    if source.kind == "builtin":
+        return builtin_gguf(source.name, progress)
+    assert source.path is not None
+    return source.path
+
+
+def _load_with_llamacpp(
+    target_src: ModelSource,
+    target_gguf: Path,
+    draft_src: ModelSource | None,
+    draft_gguf: Path | None,
+    dev: torch.device,
+    dtype: str,
+    progress: Progress,
+) -> LoadedModels:
+    """A llama.cpp target; the draft too when it is a GGUF, else a torch draft on ``dev``."""
+    from decoding.models.llamacpp import LlamaCppModel
+
+    tokenizer = _load_tokenizer(str(target_gguf), target_src, progress)
+    draft_model: PreTrainedModel | LlamaCppModel | None = None
+    if draft_src is not None:
+        draft_path = str(draft_gguf) if draft_gguf else _local_checkpoint(draft_src, progress)
+        draft_tokenizer = _load_tokenizer(draft_path, draft_src, progress)
+        _check_same_tokenizer(tokenizer, draft_tokenizer, target_src, draft_src)
+    progress(f"loading {target_src.name} ({target_gguf.name}) with llama.cpp", None)
+    target = LlamaCppModel(target_gguf)
+    if draft_src is not None and draft_gguf is not None:
+        progress(f"loading draft {draft_src.name} ({draft_gguf.name}) with llama.cpp", None)
+        draft_model = LlamaCppModel(draft_gguf)
+    elif draft_src is not None:
+        draft_dtype = _pick_dtype(dtype, dev)
+        progress(f"loading draft {draft_src.name} ({_dtype_name(draft_dtype)}) on {dev}", None)
+        draft_model = _load_weights(draft_path, draft_src, dev, draft_dtype, four_bit=False)
+    progress(f"{target_src.name} ready", 1.0)
+    return LoadedModels(
+        target=target,
+        draft=draft_model,
+        tokenizer=tokenizer,
+        device=dev if draft_src is not None and draft_gguf is None else _cpu(),  # where torch runs, if at all
+        target_name=target_src.name,
+        draft_name=draft_src.name if draft_src else None,
+    )
+
+
+def llamacpp_available() -> bool:
+    """Whether llama-cpp-python is installed (without importing it: that loads the native library)."""
+    from importlib.util import find_spec
+
+    return find_spec("llama_cpp") is not None
+
+
+def _cpu() -> torch.device:
+    import torch
+
+    return torch.device("cpu")
 
 
 def _local_checkpoint(source: ModelSource, progress: Progress) -> str:
@@ -182,22 +284,31 @@ def _dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
-def _precision(model: PreTrainedModel) -> str:
-    """``nf4`` for a bitsandbytes 4-bit model, else its dtype name."""
+def _precision(model: PreTrainedModel | LlamaCppModel) -> list[str]:
+    """``[nf4]`` for a bitsandbytes 4-bit model, the dtype for torch, ``[Q4_1, llama.cpp]`` for a GGUF."""
+    from decoding.models.llamacpp import LlamaCppModel
+
+    if isinstance(model, LlamaCppModel):
+        return [model.quantization, model.name]
     quantizer = getattr(model, "hf_quantizer", None)
     config = getattr(quantizer, "quantization_config", None)
     if config is not None and getattr(config, "load_in_4bit", False):
-        return str(config.bnb_4bit_quant_type)
-    return _dtype_name(model.dtype)
+        return [str(config.bnb_4bit_quant_type)]
+    return [_dtype_name(model.dtype)]  # type: ignore[union-attr]
 
 
 def _load_tokenizer(path: str, source: ModelSource, progress: Progress) -> PreTrainedTokenizerBase:
+    """From a checkpoint folder, a hub id, or a GGUF file (its embedded tokenizer; no weights read)."""
     from transformers import AutoTokenizer
 
     progress(f"loading the tokenizer of {source.name}", None)
+    gguf = Path(path) if path.lower().endswith(".gguf") else None
     try:
         with quiet_transformers():
-            tokenizer = AutoTokenizer.from_pretrained(path)
+            if gguf is not None:
+                tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+            else:
+                tokenizer = AutoTokenizer.from_pretrained(path)
     except (OSError, ValueError) as exc:
         raise _load_error(source, exc) from exc
     if not tokenizer.chat_template:
