@@ -21,18 +21,13 @@ from textual.content import Content
 from textual.content import Span as StyleSpan
 
 from decoding.events import Layer, Span
+from themes.specedit import LAYER_STYLE, REJECTED_STYLE
 
 REJECT_FLASH_S = 0.5
 FENCE = "```"  # the prompt opens the file with a code fence; the answer's file ends at the closing one
 LIVE_WINDOW_LINES = 400  # the live view follows the writing head; the full diff comes with review
 LOOKAHEAD_LINES = 400  # how far past the anchor the original is searched while generating
 ANCHOR_RUN = 3  # copied lines in a row that freeze the diff before them
-LAYER_STYLE: dict[str, str] = {
-    "lookup": "$spec-lookup",
-    "draft": "$spec-draft",
-    "target": "$spec-target",
-}
-REJECTED_STYLE = "$spec-rejected dim strike"
 ADDED_GUTTER = "$diff-added bold"
 REMOVED_STYLE = "$diff-removed"
 
@@ -160,8 +155,15 @@ class LiveText:
                     break
             self._matched = (key, self._frozen + ops)
         ops = self._matched[1]
-        if not finished and ops and ops[-1][0] == "delete":
-            ops = ops[:-1]  # the original lines the model has not reached yet are not deletions
+        if finished or not ops:
+            return ops
+        # The original lines the model has not reached yet are not deletions: a trailing delete is
+        # dropped, and a trailing replace keeps no more old lines than it has new ones so far.
+        tag, i1, i2, j1, j2 = ops[-1]
+        if tag == "delete":
+            return ops[:-1]
+        if tag == "replace" and i2 - i1 > j2 - j1:
+            return [*ops[:-1], (tag, i1, i1 + j2 - j1, j1, j2)]
         return ops
 
 

@@ -1,8 +1,8 @@
 """Hunk-by-hunk review of a proposal: which hunk is selected, what the user decided, and drawing it.
 
 Kept free of widgets so the decisions (and what gets applied) are tested without a terminal.
-Undecided hunks count as accepted when applying: ``enter`` right after a generation applies the
-whole proposal, and ``r`` is how a user opts a hunk out.
+Nothing is applied behind the user's back: pending hunks are applied only when the user says so at
+``enter`` (the review view asks), so the state keeps the three decisions apart.
 """
 
 from __future__ import annotations
@@ -52,16 +52,32 @@ class ReviewState:
     def decide_all(self, decision: Decision) -> None:
         self.decisions = {hunk.id: decision for hunk in self.hunks}
 
-    def accepted_ids(self) -> set[str]:
-        return {hunk.id for hunk in self.hunks if self.decision(hunk) != "rejected"}
+    def ids(self, *decisions: Decision) -> set[str]:
+        return {hunk.id for hunk in self.hunks if self.decision(hunk) in decisions}
+
+    def count(self, decision: Decision) -> int:
+        return sum(1 for hunk in self.hunks if self.decision(hunk) == decision)
+
+    def replace_selected(self, edited: Hunk) -> None:
+        """Put the user's edited version of the selected hunk in its place, accepted."""
+        self.hunks[self.selected] = edited
+        self.decisions[edited.id] = "accepted"
 
     def summary(self) -> str:
-        counts = {d: sum(1 for h in self.hunks if self.decision(h) == d) for d in _MARK}
         noun = "hunk" if len(self.hunks) == 1 else "hunks"
         return (
-            f"{len(self.hunks)} {noun}: {counts['accepted']} accepted, {counts['rejected']} rejected, "
-            f"{counts['pending']} pending (applied unless rejected)"
+            f"{len(self.hunks)} {noun}: {self.count('accepted')} accepted, {self.count('rejected')} "
+            f"rejected, {self.count('pending')} pending"
         )
+
+    def enter_hint(self) -> str:
+        """What enter will do, said plainly (border and notes show it)."""
+        accepted, pending = self.count("accepted"), self.count("pending")
+        if pending:
+            return f"enter: apply {accepted} accepted, then asks about {pending} pending"
+        if accepted:
+            return f"enter: apply {accepted} accepted"
+        return "nothing accepted · escape dismisses"
 
     def render(self) -> tuple[Content, list[int]]:
         """The review as one renderable, plus the row of each hunk's header (to scroll to it)."""

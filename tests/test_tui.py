@@ -1,25 +1,27 @@
-"""Pilot tests of the TUI: the whole edit flow with a scripted backend in a temporary git repository."""
+"""Pilot tests of the TUI: the whole edit flow with a scripted backend in a temporary git repository.
+
+Assertions look at what the user sees (notes line, panes, dialogs), at the files and commits, and at
+the typed messages the workers and widgets post (``run_test(message_hook=...)``).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import stat
 from pathlib import Path
 
 import pytest
-from textual.content import Content
+from textual.message import Message
+from textual.worker import WorkerFailed
 
 from app.files import MAX_BYTES, FileRefused, read_editable
-from app.live import REJECT_FLASH_S, LiveText
-from app.review import ReviewState
+from app.messages import LiveFrame, ProposalReady
+from app.screens.main import MainScreen
 from app.tui import SpeceditApp
 from app.ui_config import UiConfig, config_path, load_config, save_config
-from app.widgets.code_view import CodeView
-from app.widgets.dialogs import ConfirmScreen, HelpScreen
-from app.widgets.diff_view import DiffView
-from app.widgets.file_picker import visible_paths
-from app.widgets.history_input import HistoryInput
-from app.widgets.status_bar import status_content
-from decoding.events import Span, Stats
+from app.widgets.dialogs import ChoiceScreen, ConfirmScreen, HelpScreen
+from app.widgets.review_view import ReviewView
 from tests.tui_support import (
     FIRST_ONLY,
     INSTRUCTION,
@@ -30,9 +32,10 @@ from tests.tui_support import (
     make_repo,
     model_args,
 )
-from vcs.hunks import compute_hunks
 
 SIZE = (140, 40)
+_SCREEN_WORKERS = ("generate", "git", "file", "review-apply", "grammar")
+SECOND_ONLY = ORIGINAL.replace("    return a * b", "    result = a * b\n    return result")
 
 
 @pytest.fixture(autouse=True)
@@ -53,47 +56,71 @@ def make_app(target: Path, backend: ScriptedBackend | None = None, **args: objec
 
 
 def notes(app: SpeceditApp) -> str:
-    return str(app.query_one("#notes").render())
+    return str(app.main.query_one("#notes").render())
 
 
 async def settle(app: SpeceditApp, pilot) -> None:  # noqa: ANN001
-    """Wait for the app's generation and git workers (the file tree's loader never completes)."""
-    mine = [w for w in app.workers if w.group in ("generate", "git")]
-    if mine:  # an empty list would mean "every worker", the never-ending tree loader included
-        await app.workers.wait_for_complete(mine)
-    await pilot.pause()
+    """Wait for the screen's workers (the file tree's loader never completes, so it is left out)."""
+    for _ in range(3):  # a finished worker may post a message that starts the next one (apply -> open)
+        mine = [w for w in app.workers if w.group in _SCREEN_WORKERS and w.is_running]
+        if mine:
+            with contextlib.suppress(WorkerFailed):  # the screen's handler shows failures as notes
+                await app.workers.wait_for_complete(mine)
+        await pilot.pause()
+
+
+async def opened(app: SpeceditApp, pilot) -> None:  # noqa: ANN001
+    await settle(app, pilot)
+    assert app.main.current is not None
 
 
 async def ask(app: SpeceditApp, pilot, instruction: str = INSTRUCTION) -> None:  # noqa: ANN001
-    box = app.query_one("#instruction", HistoryInput)
+    await opened(app, pilot)
+    box = app.main.instruction_box
     box.focus()
     box.value = instruction
     await pilot.press("enter")
     await settle(app, pilot)
 
 
+def posted(seen: list[Message], kind: type[Message]) -> list[Message]:
+    """Each message once (the hook sees a bubbling message at every node it reaches)."""
+    return list({id(m): m for m in seen if isinstance(m, kind)}.values())
+
+
+def decisions(app: SpeceditApp) -> list[str]:
+    review = app.main.review
+    assert review is not None
+    return [review.decision(h) for h in review.hunks]
+
+
 # -- the full flow -------------------------------------------------------------------------------
 
 
 async def test_accept_one_reject_other_apply_commit_and_undo(repo: Path) -> None:
+    seen: list[Message] = []
     app = make_app(repo / "calc.py")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        assert app.query_one("#code", CodeView).text == ORIGINAL
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
         await ask(app, pilot)
-        assert app.review is not None and len(app.review.hunks) == 2
-        assert app.focused is app.query_one("#diff", DiffView)
+        assert app.main.code.text == ORIGINAL
+        assert app.main.review is not None and len(app.main.review.hunks) == 2
+        assert app.focused is app.main.review_view
         assert "2 hunks" in notes(app)
-        status = str(app.query_one("#status").render())
-        assert "scripted (cpu)" in status and "speed-up est." in status
+        assert any(isinstance(m, LiveFrame) for m in seen)  # the worker streamed frames...
+        (ready,) = posted(seen, ProposalReady)  # ...and one proposal
+        assert ready.proposal.new_text == PROPOSAL
+        status = str(app.main.query_one("#status").render())
+        assert "scripted (cpu)" in status and "mean acceptance length" in status
 
         await pilot.press("a", "r")  # accept the first hunk (moves on), reject the second
-        assert [app.review.decision(h) for h in app.review.hunks] == ["accepted", "rejected"]
-        await pilot.press("enter")
+        assert decisions(app) == ["accepted", "rejected"]
+        await pilot.press("enter")  # nothing pending: applies without asking
         await settle(app, pilot)
+        (apply,) = posted(seen, ReviewView.Apply)
+        assert apply.hunk_ids == {apply.review.hunks[0].id}
 
         assert (repo / "calc.py").read_text() == FIRST_ONLY
-        assert app.query_one("#code", CodeView).text == FIRST_ONLY
+        assert app.main.code.text == FIRST_ONLY
         assert git(repo, "log", "-1", "--format=%s").strip() == INSTRUCTION
         assert "Specedit-Edit: 1" in git(repo, "log", "-1", "--format=%B")
         assert git(repo, "status", "--porcelain").strip() == ""
@@ -102,12 +129,50 @@ async def test_accept_one_reject_other_apply_commit_and_undo(repo: Path) -> None
         await pilot.press("ctrl+z")
         await settle(app, pilot)
         assert (repo / "calc.py").read_text() == ORIGINAL
-        assert app.query_one("#code", CodeView).text == ORIGINAL
+        assert app.main.code.text == ORIGINAL
         assert git(repo, "log", "-1", "--format=%s").strip() == "initial"
 
         await pilot.press("ctrl+y")
         await settle(app, pilot)
         assert (repo / "calc.py").read_text() == FIRST_ONLY
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [("y", PROPOSAL), ("o", FIRST_ONLY), ("n", ORIGINAL), ("escape", ORIGINAL)],
+)
+async def test_enter_with_pending_hunks_asks_what_to_apply(repo: Path, answer: str, expected: str) -> None:
+    seen: list[Message] = []
+    app = make_app(repo / "calc.py")
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        await ask(app, pilot)
+        await pilot.press("a")  # first accepted, second still pending
+        assert "apply 1 accepted, then asks about 1 pending" in str(app.main.review_view.border_subtitle)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ChoiceScreen)
+        assert "1 hunk(s) are still pending" in app.screen.question
+        await pilot.press(answer)
+        await settle(app, pilot)
+        assert (repo / "calc.py").read_text() == expected
+        applied = posted(seen, ReviewView.Apply)
+        assert len(applied) == (0 if expected == ORIGINAL else 1)
+        if expected == ORIGINAL:  # back to the review, decisions kept
+            assert decisions(app) == ["accepted", "pending"]
+
+
+async def test_enter_right_after_generation_asks_before_applying_anything(repo: Path) -> None:
+    app = make_app(repo / "calc.py")
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(app, pilot)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ChoiceScreen)
+        labels = [label for _value, label, _key in app.screen.choices]
+        assert labels == ["Apply 0 accepted + 2 pending", "Back to the review"]
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert (repo / "calc.py").read_text() == PROPOSAL
 
 
 async def test_accept_all_applies_the_whole_proposal_and_feeds_the_edit_cache(repo: Path) -> None:
@@ -122,27 +187,102 @@ async def test_accept_all_applies_the_whole_proposal_and_feeds_the_edit_cache(re
         await settle(app, pilot)
         await ask(app, pilot)  # the same request on the same text: answered without the model
         assert len(backend.requests) == 1
-        assert app.proposal is not None and app.proposal.new_text == PROPOSAL
+        assert app.main.proposal is not None and app.main.proposal.new_text == PROPOSAL
         assert "edit cache" in notes(app)
+
+
+async def test_rejected_review_says_so_and_escape_dismisses_it(repo: Path) -> None:
+    seen: list[Message] = []
+    app = make_app(repo / "calc.py")
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        await ask(app, pilot)
+        await pilot.press("R", "enter")
+        await pilot.pause()
+        assert "nothing to apply" in notes(app) and "escape dismisses" in notes(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.main.review is None
+        assert any(isinstance(m, ReviewView.Dismissed) for m in seen)
+        assert "dismissed" in notes(app)
+        assert app.focused is app.main.instruction_box
+        box = app.main.instruction_box
+        box.value = "another edit"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "dismissed" not in notes(app)  # no stale message while the next generation runs
+        await settle(app, pilot)
+        assert (repo / "calc.py").read_text() == ORIGINAL
+
+
+async def test_escape_in_the_instruction_box_dismisses_a_review(repo: Path) -> None:
+    app = make_app(repo / "calc.py")
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(app, pilot)
+        app.main.instruction_box.focus()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.main.review is None
 
 
 async def test_review_keys_type_letters_in_the_instruction_box(repo: Path) -> None:
     app = make_app(repo / "calc.py")
     async with app.run_test(size=SIZE) as pilot:
         await ask(app, pilot)
-        app.query_one("#instruction").focus()
-        await pilot.press("a", "r", "j", "k", "question_mark")
-        assert app.query_one("#instruction", HistoryInput).value == "arjk?"
-        assert all(app.review.decision(h) == "pending" for h in app.review.hunks)
+        app.main.instruction_box.focus()
+        await pilot.press("a", "r", "j", "k", "e", "question_mark")
+        assert app.main.instruction_box.value == "arjke?"
+        assert decisions(app) == ["pending", "pending"]
         assert not isinstance(app.screen, HelpScreen)
 
 
-async def test_instruction_history_with_up_and_down(repo: Path) -> None:
+async def test_question_mark_in_the_empty_instruction_box_opens_help(repo: Path) -> None:
+    app = make_app(repo / "calc.py")
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(app, pilot)
+        assert app.focused is app.main.instruction_box
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        assert app.main.instruction_box.value == ""
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+
+
+# -- conversation: refine, history, edit a hunk --------------------------------------------------
+
+
+async def test_follow_up_instruction_refines_the_proposal_under_review(repo: Path) -> None:
+    backend = ScriptedBackend()
+    app = make_app(repo / "calc.py", backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(app, pilot)
+        backend.answer = PROPOSAL.replace("def sub(a, b):", "def sub(a: int, b: int) -> int:")
+        await ask(app, pilot, "also sub")
+        first, second = backend.requests
+        assert (first.original, first.earlier) == (ORIGINAL, ())
+        assert (second.original, second.instruction, second.earlier) == (PROPOSAL, "also sub", (INSTRUCTION,))
+        assert "conversation: add type hints to add → also sub" in str(app.main.query_one("#thread").render())
+        review = app.main.review
+        assert review is not None and review.original == ORIGINAL  # reviewed against the file on disk
+        await pilot.press("A", "enter")
+        await settle(app, pilot)
+        assert (repo / "calc.py").read_text() == backend.answer
+        message = git(repo, "log", "-1", "--format=%B")
+        assert message.startswith(INSTRUCTION) and "also sub" in message
+
+
+async def test_instruction_history_is_per_file_visible_and_recalled(repo: Path) -> None:
+    (repo / "other.py").write_text("x = 1\n")
     app = make_app(repo / "calc.py")
     async with app.run_test(size=SIZE) as pilot:
         await ask(app, pilot, "first")
+        await pilot.press("escape")
         await ask(app, pilot, "second")
-        box = app.query_one("#instruction", HistoryInput)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert "earlier here" in str(app.main.query_one("#thread").render())
+        box = app.main.instruction_box
         box.focus()
         box.value = "draft"
         await pilot.press("up")
@@ -151,39 +291,96 @@ async def test_instruction_history_with_up_and_down(repo: Path) -> None:
         assert box.value == "first"
         await pilot.press("down", "down")
         assert box.value == "draft"
+        app.main._open_file(repo / "other.py")
+        await settle(app, pilot)
+        assert box.history == []
+        app.main._open_file(repo / "calc.py")
+        await settle(app, pilot)
+        assert box.history == ["first", "second"]
 
 
-async def test_request_carries_the_relative_path_and_the_file_text(repo: Path) -> None:
-    backend = ScriptedBackend()
-    app = make_app(repo, backend)
+async def test_e_edits_a_hunk_in_the_editor_and_the_edit_is_applied(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nsed -i 's/result/product/g' \"$1\"\n")
+    editor.chmod(editor.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("VISUAL", str(editor))
+    app = make_app(repo / "calc.py")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        app._open_file(repo / "calc.py")
         await ask(app, pilot)
-        (request,) = backend.requests
-        assert (request.path, request.original, request.instruction) == ("calc.py", ORIGINAL, INSTRUCTION)
+        await pilot.press("r", "e")  # reject the first hunk; edit the second (which accepts it)
+        await pilot.pause()
+        assert decisions(app) == ["rejected", "accepted"]
+        assert "product = a * b" in str(app.main.query_one("#diff-body").render())
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert (repo / "calc.py").read_text() == SECOND_ONLY.replace("result", "product")
 
 
-# -- cancel, failures ----------------------------------------------------------------------------
+# -- cancel, cut-off, findings, failures ---------------------------------------------------------
 
 
-async def test_escape_cancels_a_running_generation(repo: Path) -> None:
+async def test_escape_drops_a_running_generation_at_once(repo: Path) -> None:
+    seen: list[Message] = []
     app = make_app(repo / "calc.py", ScriptedBackend(hold=True))
-    async with app.run_test(size=SIZE) as pilot:
-        box = app.query_one("#instruction", HistoryInput)
-        box.focus()
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        await opened(app, pilot)
+        box = app.main.instruction_box
         box.value = INSTRUCTION
         await pilot.press("enter")
         for _ in range(200):  # wait until the worker streams (no timing assertion: just polling)
             await pilot.pause(0.01)
-            if "add" in str(app.query_one("#diff-body").render()):
+            if any(isinstance(m, LiveFrame) for m in seen):
                 break
-        assert app.cancel_event is not None
+        assert app.main.cancel_event is not None
         await pilot.press("escape")
-        await settle(app, pilot)
-        assert app.cancel_event is None and app.review is None
+        # The UI has let go before the worker even noticed: no settle() here.
+        assert app.main.cancel_event is None and app.main.review is None
         assert "cancelled" in notes(app)
+        await settle(app, pilot)
+        assert "cancelled" in str(app.main.query_one("#diff-body").render())
+        assert not any(isinstance(m, ProposalReady) for m in seen)
         assert (repo / "calc.py").read_text() == ORIGINAL
+
+
+@pytest.mark.parametrize(("key", "expected"), [("c", PROPOSAL), ("d", None)])
+async def test_cut_off_answer_offers_continue_or_discard(repo: Path, key: str, expected: str | None) -> None:
+    backend = ScriptedBackend(cut_at=3)
+    app = make_app(repo / "calc.py", backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(app, pilot)
+        assert isinstance(app.screen, ChoiceScreen)
+        assert "cut off at" in app.screen.question
+        assert app.main.review is None
+        await pilot.press(key)
+        await settle(app, pilot)
+        if expected is None:
+            assert app.main.review is None and len(backend.requests) == 1
+        else:
+            assert backend.requests[1].prefix == "".join(PROPOSAL.splitlines(keepends=True)[:3])
+            assert app.main.proposal is not None and app.main.proposal.new_text == expected
+        assert (repo / "calc.py").read_text() == ORIGINAL
+
+
+async def test_findings_are_shown_and_enter_asks_for_confirmation(repo: Path) -> None:
+    broken = ORIGINAL.replace("def sub(a, b):", "def sub(a, b:")
+    app = make_app(repo / "calc.py", ScriptedBackend(answer=broken))
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(app, pilot)
+        assert app.main.proposal is not None and app.main.proposal.findings
+        assert "the proposal check found" in str(app.main.query_one("#findings").render())
+        await pilot.press("A", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and "Apply anyway?" in app.screen.question
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert (repo / "calc.py").read_text() == ORIGINAL
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert (repo / "calc.py").read_text() == broken
 
 
 async def test_model_load_failure_is_shown_not_raised(repo: Path) -> None:
@@ -194,8 +391,8 @@ async def test_model_load_failure_is_shown_not_raised(repo: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await ask(app, pilot)
         assert "model load failed: no weights in the cache" in notes(app)
-        assert app.query_one("#notes").has_class("error")
-        assert app.review is None and app.cancel_event is None
+        assert app.main.query_one("#notes").has_class("error")
+        assert app.main.review is None and app.main.cancel_event is None
 
 
 async def test_backend_error_event_is_shown(repo: Path) -> None:
@@ -203,7 +400,7 @@ async def test_backend_error_event_is_shown(repo: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await ask(app, pilot)
         assert "oom: out of memory" in notes(app)
-        assert app.review is None
+        assert app.main.review is None
 
 
 async def test_file_changed_on_disk_offers_reload(repo: Path) -> None:
@@ -211,14 +408,14 @@ async def test_file_changed_on_disk_offers_reload(repo: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await ask(app, pilot)
         (repo / "calc.py").write_text(ORIGINAL + "# typed by the user\n")
-        await pilot.press("enter")
-        await pilot.pause()
+        await pilot.press("A", "enter")
+        await settle(app, pilot)
         assert isinstance(app.screen, ConfirmScreen)
         assert "changed on disk" in notes(app)
         await pilot.press("y")
-        await pilot.pause()
-        assert app.query_one("#code", CodeView).text.endswith("# typed by the user\n")
-        assert app.review is None
+        await settle(app, pilot)
+        assert app.main.code.text.endswith("# typed by the user\n")
+        assert app.main.review is None
         assert git(repo, "log", "-1", "--format=%s").strip() == "initial"
 
 
@@ -226,12 +423,14 @@ async def test_binary_and_huge_files_are_refused(repo: Path) -> None:
     (repo / "huge.txt").write_text("x" * (MAX_BYTES + 1))
     app = make_app(repo / "calc.py")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        app._open_file(repo / "logo.png")
+        await opened(app, pilot)
+        app.main._open_file(repo / "logo.png")
+        await settle(app, pilot)
         assert "binary" in notes(app)
-        app._open_file(repo / "huge.txt")
+        app.main._open_file(repo / "huge.txt")
+        await settle(app, pilot)
         assert "MB" in notes(app)
-        assert app.current == (repo / "calc.py").resolve()
+        assert app.main.current == (repo / "calc.py").resolve()
 
 
 def test_read_editable_keeps_line_endings_and_refuses_non_utf8(tmp_path: Path) -> None:
@@ -253,13 +452,13 @@ async def test_not_a_repo_offers_git_init(tmp_path: Path) -> None:
     (folder / "calc.py").write_text(ORIGINAL)
     app = make_app(folder / "calc.py")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await settle(app, pilot)
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
-        await pilot.pause()
-        assert (folder / ".git").is_dir() and app.repo is not None
+        await settle(app, pilot)
+        assert (folder / ".git").is_dir() and app.main.repo is not None
         await ask(app, pilot)
-        await pilot.press("enter")
+        await pilot.press("A", "enter")
         await settle(app, pilot)
         assert (folder / "calc.py").read_text() == PROPOSAL
         assert git(folder, "log", "-1", "--format=%s").strip() == INSTRUCTION
@@ -271,46 +470,43 @@ async def test_declining_git_init_leaves_the_folder_alone(tmp_path: Path) -> Non
     (folder / "calc.py").write_text(ORIGINAL)
     app = make_app(folder / "calc.py")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await settle(app, pilot)
         await pilot.press("n")
         await pilot.pause()
-        assert not (folder / ".git").exists() and app.repo is None
+        assert not (folder / ".git").exists() and app.main.repo is None
         assert "no git repository" in notes(app)
         await ask(app, pilot)
-        await pilot.press("enter")  # apply: asks again instead of writing
+        await pilot.press("A", "enter")  # apply: asks again instead of writing
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
         assert (folder / "calc.py").read_text() == ORIGINAL
 
 
-# -- keys, palette, help, theme ------------------------------------------------------------------
+# -- keys, palette, help, layout, theme ----------------------------------------------------------
 
 
-async def test_help_lists_every_key(repo: Path) -> None:
+async def test_help_lists_every_key_and_explains_the_status_bar(repo: Path) -> None:
     app = make_app(repo / "calc.py")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f1")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         text = "\n".join(row[1] + " " + row[2] for row in app.screen.rows)
-        for key in ("j", "k", "a", "r", "A", "R", "enter", "escape", "ctrl+z", "ctrl+y", "ctrl+p", "up"):
+        for key in ("j", "k", "a", "r", "A", "R", "e", "enter", "escape", "ctrl+z", "ctrl+y", "ctrl+b", "up"):
             assert key in text.split() or f"{key} /" in text or f"/ {key}" in text, key
+        assert "mean acceptance length" in text and "tokens/target forward" in text
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
 
 
-async def test_command_palette_runs_review_actions(repo: Path) -> None:
+async def test_command_palette_lists_keys_once_and_runs_review_actions(repo: Path) -> None:
     app = make_app(repo / "calc.py")
     async with app.run_test(size=SIZE) as pilot:
         await ask(app, pilot)
         titles = [command.title for command in app.get_system_commands(app.screen)]
-        for title in (
-            "Apply accepted hunks",
-            "Accept all hunks",
-            "Reject all hunks",
-            "Undo last edit",
-            "Keys",
-        ):
+        assert titles.count("Keys") == 1
+        assert len(titles) == len(set(titles))
+        for title in ("Apply hunks", "Accept all hunks", "Reject all hunks", "Undo last edit", "Help"):
             assert title in titles
         await pilot.press("ctrl+p")
         await pilot.pause()
@@ -318,7 +514,50 @@ async def test_command_palette_runs_review_actions(repo: Path) -> None:
         await pilot.pause(0.3)
         await pilot.press("enter")
         await pilot.pause()
-        assert all(app.review.decision(h) == "rejected" for h in app.review.hunks)
+        assert decisions(app) == ["rejected", "rejected"]
+
+
+async def test_narrow_terminal_hides_the_tree_and_stacks_the_panes(repo: Path) -> None:
+    app = make_app(repo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.main
+        picker, code, diff = (screen.query_one(f"#{name}") for name in ("picker", "code", "diff"))
+        assert not picker.display
+        assert diff.region.y > code.region.y and diff.region.width == code.region.width >= 78
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+        assert picker.display and app.focused is picker
+        await pilot.press("enter")  # open the folder's first entry...
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+        assert not picker.display
+        await pilot.resize_terminal(140, 40)
+        await pilot.pause()
+        assert not picker.display  # the user hid it: it stays hidden when wide
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+        assert picker.display and diff.region.y == code.region.y  # side by side
+
+
+async def test_legend_names_the_layer_colours(repo: Path) -> None:
+    app = make_app(repo / "calc.py")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        legend = app.main.query_one("#legend").render()
+        assert "lookup draft target" in str(legend) and "rejected" in str(legend)
+
+
+async def test_long_lines_scroll_horizontally(repo: Path) -> None:
+    long_line = "x = '" + "y" * 300 + "'\n"
+    app = make_app(repo / "calc.py", ScriptedBackend(answer=ORIGINAL + long_line))
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(app, pilot)
+        view = app.main.review_view
+        assert view.max_scroll_x > 200
+        view.scroll_to(x=view.max_scroll_x, animate=False)
+        await pilot.pause()
+        assert view.scroll_x > 200
 
 
 async def test_theme_flag_palette_switch_and_persistence(repo: Path) -> None:
@@ -329,6 +568,7 @@ async def test_theme_flag_palette_switch_and_persistence(repo: Path) -> None:
         assert app.theme_variables["spec-lookup"] == "#0f7b7b"
         app.action_toggle_theme()
         await pilot.pause()
+        await app.workers.wait_for_complete([w for w in app.workers if w.group == "settings"])
         assert app.theme == "specedit-dark"
     assert load_config() == (UiConfig(theme="specedit-dark"), None)
     again = make_app(repo / "calc.py")
@@ -350,114 +590,12 @@ def test_config_survives_garbage_and_writes_atomically(tmp_path: Path) -> None:
     assert [p.name for p in path.parent.iterdir()] == ["config.json"]
 
 
-# -- pieces --------------------------------------------------------------------------------------
-
-
-async def test_file_picker_hides_ignored_binary_and_git(repo: Path) -> None:
-    names = sorted(p.name for p in visible_paths(repo, repo.iterdir()))
-    assert names == [".gitignore", "README.md", "calc.py"]
+async def test_file_picker_shows_what_can_be_edited(repo: Path) -> None:
     app = make_app(repo)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause(0.2)
-        tree = app.query_one("#picker")
+        tree = app.main.query_one("#picker")
         shown = {str(node.label) for node in tree.root.children}
         assert shown == {".gitignore", "README.md", "calc.py"}
         assert app.focused is tree
-
-
-def test_live_text_colours_layers_and_flashes_rejected_drafts() -> None:
-    live = LiveText("a = 1\nb = 2\nc = 3\n")
-    live.add(Span("a = 1\n", (1,), "lookup", True), now=0.0)
-    live.add(Span("b = 9", (2,), "draft", False), now=0.0)
-    live.add(Span("b = 2\n", (3,), "target", True), now=0.0)
-    shown = live.render(now=0.0)
-    styles = {str(span.style) for span in shown.spans}
-    assert {"$spec-lookup", "$spec-target", "$spec-rejected dim strike"} <= styles
-    assert "b = 9" in shown.plain
-    assert "c = 3" not in shown.plain  # not reached yet: not a deletion
-    later = live.render(now=REJECT_FLASH_S + 0.1, finished=True)
-    assert "b = 9" not in later.plain
-    assert "- c = 3" in later.plain  # the finished text really dropped it
-    assert live.text == "a = 1\nb = 2\n"
-
-
-def test_live_text_ends_the_file_at_the_closing_fence() -> None:
-    live = LiveText("x = 1\n")
-    live.add(Span("x = 2\n```\nchatter after the answer\n", (1,), "target", True), now=0.0)
-    shown = live.render(now=0.0).plain
-    assert "chatter" not in shown and "- x = 1" in shown and "+ x = 2" in shown
-    assert shown.splitlines()[-1].strip() == "``` end of the answer"
-
-
-def test_live_text_rows_rebuild_both_files_while_streaming() -> None:
-    original = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(100))
-    lines = original.splitlines(keepends=True)
-    lines[30] = "    return x - 10\n"
-    del lines[150:153]
-    lines.insert(200, "# a new comment\n")
-    proposal = "".join(lines)
-    live = LiveText(original)
-    for index, line in enumerate(lines):
-        live.add(Span(line, (index,), "lookup", True), now=float(index))
-        if index % 7 == 0:
-            live.render(now=float(index))  # intermediate renders move the diff's anchor
-    rows = live.render(now=1e9, finished=True).plain.splitlines()
-    assert [r[2:] for r in rows if r[:2] in ("  ", "- ")] == original.splitlines()
-    assert [r[2:] for r in rows if r[:2] in ("  ", "+ ")] == proposal.splitlines()
-    assert sum(r.startswith(("- ", "+ ")) for r in rows) == 2 + 3 + 1
-
-
-def test_live_text_marks_changed_lines() -> None:
-    live = LiveText("x = 1\ny = 2\n")
-    live.add(Span("x = 1\ny = 3\n", (1,), "lookup", True), now=0.0)
-    lines = live.render(now=0.0, finished=True).plain.splitlines()
-    assert lines[:3] == ["  x = 1", "- y = 2", "+ y = 3"]
-
-
-def test_review_state_decisions_and_render() -> None:
-    review = ReviewState(ORIGINAL, PROPOSAL, compute_hunks(ORIGINAL, PROPOSAL))
-    assert review.accepted_ids() == {h.id for h in review.hunks}  # undecided hunks apply
-    review.decide("rejected")
-    assert review.selected == 1
-    review.move(5)
-    assert review.selected == 1
-    review.decide_all("accepted")
-    review.move(-1)
-    review.decide("rejected")
-    assert review.accepted_ids() == {review.hunks[1].id}
-    content, offsets = review.render()
-    assert isinstance(content, Content) and len(offsets) == 2
-    lines = content.plain.splitlines()
-    assert lines[offsets[0]].startswith("  @@ -1,1 +1,1 @@") and lines[offsets[0]].endswith("✗ rejected")
-    assert lines[offsets[1]].startswith("▶ @@") and lines[offsets[1]].endswith("✓ accepted")  # selected
-
-
-def test_status_bar_labels_the_speed_up_as_an_estimate() -> None:
-    stats = Stats(
-        new_tokens=100, chars=400, target_forwards=25, proposed={"lookup": 80}, accepted={"lookup": 60}
-    )
-    text = status_content("tiny (cpu)", Stats(**{**stats.__dict__, "elapsed": 2.0})).plain
-    assert "50.0 tok/s" in text and "200 chars/s" in text and "lookup 75%" in text
-    assert "speed-up est. 4.0x (tok/fwd)" in text
-    assert status_content("tiny (cpu)", None).plain == "tiny (cpu)"
-
-
-def test_status_bar_shows_a_servers_prediction_usage() -> None:
-    stats = Stats(
-        new_tokens=10,
-        chars=40,
-        elapsed=1.0,
-        remote_accepted_prediction_tokens=7,
-        remote_rejected_prediction_tokens=2,
-    )
-    text = status_content("server", stats).plain
-    assert "prediction 7 accepted / 2 rejected" in text and "tok/fwd" not in text
-
-
-def test_first_frame_does_not_import_torch() -> None:
-    import subprocess
-    import sys
-
-    code = "import sys, app.tui, app.commands.open; print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "False"
+        assert isinstance(app.screen, MainScreen)

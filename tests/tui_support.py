@@ -48,13 +48,17 @@ class ScriptedBackend:
     """Streams a known answer line by line, cycling the layers, with one rejected draft on the way.
 
     ``hold`` makes it stop after the first span and wait for cancellation (for the escape test);
-    ``fail`` makes it end with an Error event instead of a result.
+    ``fail`` makes it end with an Error event instead of a result; ``cut_at`` makes the first run stop
+    at the token budget, and a request with a ``prefix`` continue after it.
     """
 
-    def __init__(self, answer: str = PROPOSAL, hold: bool = False, fail: str | None = None) -> None:
+    def __init__(
+        self, answer: str = PROPOSAL, hold: bool = False, fail: str | None = None, cut_at: int | None = None
+    ) -> None:
         self.answer = answer
         self.hold = hold
         self.fail = fail
+        self.cut_at = cut_at  # lines after which the first run hits the token budget (a CutOff)
         self.requests: list[EditRequest] = []
 
     def describe(self) -> str:
@@ -67,7 +71,13 @@ class ScriptedBackend:
         self.requests.append(request)
         done_text = ""
         tokens = 0
-        for index, line in enumerate(self.answer.splitlines(keepends=True)):
+        lines = self.answer.splitlines(keepends=True)
+        lines = lines[len(request.prefix.splitlines()) :]  # a continued answer streams the rest
+        for index, line in enumerate(lines):
+            if self.cut_at is not None and not request.prefix and index == self.cut_at:
+                stats = _stats(tokens, len(done_text), index)
+                yield Done(done_text, (), stats, stop_reason="max_new_tokens")
+                return
             if index == 1:
                 yield Span("    nope\n", (0,), "draft", accepted=False)
             layer = _LAYERS[index % 3]

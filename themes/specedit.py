@@ -63,3 +63,11 @@ SPECEDIT_LIGHT = Theme(
 )
 
 THEMES: tuple[Theme, ...] = (SPECEDIT_DARK, SPECEDIT_LIGHT)
+
+# The one table of layer styles (live diff, status bar, legend): each is a theme variable above.
+LAYER_STYLE: dict[str, str] = {
+    "lookup": "$spec-lookup",
+    "draft": "$spec-draft",
+    "target": "$spec-target",
+}
+REJECTED_STYLE = "$spec-rejected dim strike"

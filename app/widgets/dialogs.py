@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.events import Key
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
@@ -37,6 +38,40 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
+
+
+class ChoiceScreen(ModalScreen[str | None]):
+    """A question with more than two answers; each answer has a key. Escape answers None (back)."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Back")]
+
+    def __init__(self, question: str, choices: list[tuple[str, str, str]]) -> None:
+        """``choices``: (value, label, key) per answer, the first being the default button."""
+        super().__init__()
+        self.question = question
+        self.choices = choices
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(self.question, id="question")
+            with Vertical(id="choices"):
+                for index, (value, label, key) in enumerate(self.choices):
+                    yield Button(
+                        f"{label} ({key})",
+                        variant="primary" if index == 0 else "default",
+                        id=f"choice-{value}",
+                    )
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss((event.button.id or "").removeprefix("choice-"))
+
+    def on_key(self, event: Key) -> None:
+        for value, _label, key in self.choices:
+            if event.key == key:
+                event.stop()
+                self.dismiss(value)
+                return
 
 
 _KEY_NAMES = {"question_mark": "?"}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Drive the real `specedit` binary in tmux the way a user would, on a throwaway git repository:
 # first frame -> instruction -> live generation -> review -> accept all -> enter (commit) -> ctrl+z (undo)
-# -> a second instruction cancelled with escape -> help (f1) -> ctrl+q.
+# -> a second instruction cancelled with escape -> help (f1) -> ctrl+q; then, at 80x24, a JavaScript file
+# (whose grammar used to segfault the app) is opened, stays up highlighted, and quits cleanly.
 #
 # Uses the builtin model (--model smollm2) from the specedit model cache; never downloads.
 # Exit status: 0 passed, 1 failed (the pane is printed), 77 skipped (reason on stderr).
@@ -26,6 +27,7 @@ models_dir=$("$PYTHON" -c "from decoding.models.store import models_dir; print(m
 WORK=$(mktemp -d)
 cleanup() {
     tmux kill-session -t "$SESSION" 2>/dev/null || true
+    tmux kill-session -t "$SESSION-js" 2>/dev/null || true
     [ "${SMOKE_KEEP:-}" = 1 ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -45,9 +47,10 @@ def add(a, b):
 def sub(a, b):
     return a - b
 EOF
+printf '%s\n' '// Greets a user.' 'export function greet(name) {' '  return `Hello, ${name}!`;' '}' >"$REPO/greet.js"
 cp "$REPO/calc.py" "$WORK/original.py"
 git -C "$REPO" init -q -b main
-git -C "$REPO" -c user.name=smoke -c user.email=smoke@example.com add calc.py
+git -C "$REPO" -c user.name=smoke -c user.email=smoke@example.com add calc.py greet.js
 git -C "$REPO" -c user.name=smoke -c user.email=smoke@example.com commit -q -m initial
 
 pane() { tmux capture-pane -p -t "$SESSION"; }
@@ -84,7 +87,12 @@ echo "review shown:"
 pane | grep -E "tok/s|hunks" || true
 
 tmux send-keys -t "$SESSION" A Enter
-wait_for "applied [0-9]+ hunk" 30
+wait_for "applied [0-9]+ hunk|Apply anyway" 30
+if pane | grep -q "Apply anyway"; then  # the proposal check found problems: confirm, as a user would
+    echo "the proposal check found problems; confirming"
+    tmux send-keys -t "$SESSION" y
+    wait_for "applied [0-9]+ hunk" 30
+fi
 [ "$(git -C "$REPO" log -1 --format=%s)" = "$INSTRUCTION" ] || fail "the last commit is not the edit"
 git -C "$REPO" log -1 --format=%B | grep -q "Specedit-Edit: 1" || fail "the commit has no specedit trailer"
 [ -z "$(git -C "$REPO" status --porcelain)" ] || fail "the work tree is dirty after applying"
@@ -109,4 +117,19 @@ wait_for "Describe the edit" 10
 tmux send-keys -t "$SESSION" C-q
 for _ in $(seq 40); do [ -s "$WORK/rc" ] && break; sleep 0.25; done
 [ "$(cat "$WORK/rc" 2>/dev/null)" = 0 ] || fail "specedit did not exit cleanly (rc=$(cat "$WORK/rc" 2>/dev/null))"
+
+# A JavaScript file at 80x24: its grammar is probed in a child process, then used; the app must survive.
+SESSION="$SESSION-js"
+VERDICTS="$XDG_CACHE_HOME/specedit/grammars.json"
+tmux new-session -d -s "$SESSION" -x 80 -y 24 \
+    "cd '$REPO' && '$SPECEDIT' greet.js --model smollm2; echo \$? >'$WORK/rc-js'; sleep 600"
+wait_for "Hello" 20
+for _ in $(seq 40); do grep -q '"javascript' "$VERDICTS" 2>/dev/null && break; sleep 0.5; done
+grep -q '"javascript.*true' "$VERDICTS" || fail "the javascript grammar was not probed safe: $(cat "$VERDICTS")"
+sleep 1
+[ -s "$WORK/rc-js" ] && fail "specedit exited on a .js file (rc=$(cat "$WORK/rc-js"))"
+wait_for "greet.js" 5
+tmux send-keys -t "$SESSION" C-q
+for _ in $(seq 40); do [ -s "$WORK/rc-js" ] && break; sleep 0.25; done
+[ "$(cat "$WORK/rc-js" 2>/dev/null)" = 0 ] || fail "specedit on greet.js did not exit cleanly (rc=$(cat "$WORK/rc-js" 2>/dev/null))"
 echo "PASS: tmux smoke test"

@@ -1,0 +1,1 @@
+"""Screens of the specedit TUI, each with its own TCSS next to it."""
