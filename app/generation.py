@@ -10,35 +10,49 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from textual.content import Content
 from textual.message import Message
 
 from app.live import LiveText
 from app.messages import CutOffReached, GenerationFailed, LiveFrame, ProposalReady
-from decoding.events import Done, Error, Prefill, Span, Stats
+from decoding.events import Done, Error, Event, Prefill, Span, Stats
 from decoding.personal.cache import EditCache
 from decoding.request import EditBackend, EditRequest
+from decoding.selection import Selection, propose_selection
 from decoding.session import CutOff, FormatChoice, Proposal, propose_edit
 
 BATCH_S = 0.04
 
 
-def run_generation(
-    generation: int,
+def edit_events(
     backend: EditBackend,
     request: EditRequest,
+    region: Selection | None,
     fmt: FormatChoice,
     cancel: threading.Event,
     cache: EditCache | None,
+) -> Iterator[Event | Proposal | CutOff]:
+    """The session's events for the whole file, or for a region (its Proposal spliced into the file)."""
+    if region is None:
+        return propose_edit(backend, request, fmt, cancel, cache=cache)
+    return propose_selection(backend, region, request.path, request.instruction, fmt, cancel, request=request)
+
+
+def run_generation(
+    generation: int,
+    events: Iterator[Event | Proposal | CutOff],
+    original: str,
+    cancel: threading.Event,
     post: Callable[[Message], object],
 ) -> None:
-    live = LiveText(request.original)
+    """Stream ``events`` as LiveFrame messages (the diff against ``original``, what the model rewrites)."""
+    live = LiveText(original)
     stats: Stats | None = None
     restart = False
     last = 0.0
-    for item in propose_edit(backend, request, fmt, cancel, cache=cache):
+    for item in events:
         if cancel.is_set():
             return  # the screen already said "cancelled"; nothing more to draw
         now = time.monotonic()

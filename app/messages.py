@@ -13,6 +13,7 @@ from pathlib import Path
 from textual.content import Content
 from textual.message import Message
 
+from app.post_check import CheckResult
 from decoding.events import Stats
 from decoding.session import CutOff, Proposal
 from vcs.repo import EditRepo
@@ -83,6 +84,13 @@ class Applied(Message):
     path: Path
     sha: str
     hunks: int
+
+
+@dataclass
+class CheckDone(Message):
+    """The user's ``--check`` command ran after an apply."""
+
+    result: CheckResult
 
 
 @dataclass

@@ -34,7 +34,7 @@ from tests.tui_support import (
 )
 
 SIZE = (140, 40)
-_SCREEN_WORKERS = ("generate", "git", "file", "review-apply", "grammar")
+_SCREEN_WORKERS = ("generate", "git", "file", "review-apply", "grammar", "check")
 SECOND_ONLY = ORIGINAL.replace("    return a * b", "    result = a * b\n    return result")
 
 
@@ -316,6 +316,50 @@ async def test_e_edits_a_hunk_in_the_editor_and_the_edit_is_applied(
         await pilot.press("enter")
         await settle(app, pilot)
         assert (repo / "calc.py").read_text() == SECOND_ONLY.replace("result", "product")
+
+
+async def test_f_selects_the_enclosing_function_and_only_it_is_rewritten(repo: Path) -> None:
+    region_answer = "def sub(a: int, b: int) -> int:\n    return a - b\n"
+    backend = ScriptedBackend(answer=region_answer)
+    app = make_app(repo / "calc.py", backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(app, pilot)
+        code = app.main.code
+        code.focus()
+        code.cursor_location = (5, 4)  # inside sub
+        await pilot.press("f")
+        await pilot.pause()
+        assert "only sub (lines 5-6)" in str(app.main.query_one("#thread").render())
+        await ask(app, pilot, "type sub")
+        (request,) = backend.requests
+        assert request.original == "def sub(a, b):\n    return a - b\n"  # the region, not the file
+        review = app.main.review
+        assert review is not None and len(review.hunks) == 1 and review.original == ORIGINAL
+        await pilot.press("a", "enter")
+        await settle(app, pilot)
+        assert (repo / "calc.py").read_text() == ORIGINAL.replace(
+            "def sub(a, b):", "def sub(a: int, b: int) -> int:"
+        )
+
+
+@pytest.mark.parametrize("passes", [True, False])
+async def test_check_runs_after_apply_and_a_failure_shows_its_output(repo: Path, passes: bool) -> None:
+    command = "echo checked {file}" if passes else "echo broken {file}; exit 1"
+    app = make_app(repo / "calc.py", check=command)
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(app, pilot)
+        await pilot.press("A", "enter")
+        await settle(app, pilot)
+        await settle(app, pilot)
+        assert (repo / "calc.py").read_text() == PROPOSAL
+        if passes:
+            assert "check passed" in notes(app)
+            return
+        assert "check failed (exit 1)" in notes(app) and "ctrl+z reverts" in notes(app)
+        assert "broken calc.py" in str(app.main.query_one("#diff-body").render())
+        await pilot.press("ctrl+z")
+        await settle(app, pilot)
+        assert (repo / "calc.py").read_text() == ORIGINAL
 
 
 # -- cancel, cut-off, findings, failures ---------------------------------------------------------

@@ -21,6 +21,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import DirectoryTree, Footer, Input, Static
@@ -28,9 +29,10 @@ from textual.worker import Worker, WorkerState
 
 from app.apply import apply_proposal
 from app.files import FileRefused, read_editable
-from app.generation import run_generation
+from app.generation import edit_events, run_generation
 from app.messages import (
     Applied,
+    CheckDone,
     CutOffReached,
     FileLoaded,
     GenerationFailed,
@@ -41,6 +43,7 @@ from app.messages import (
     ProposalReady,
     RepoConnected,
 )
+from app.post_check import run_post_check
 from app.review import ReviewState
 from app.widgets.code_view import CodeView
 from app.widgets.dialogs import ChoiceScreen, ConfirmScreen
@@ -52,6 +55,7 @@ from common.errors import BackendFailure, SpeceditError
 from decoding.events import Stats
 from decoding.personal.cache import EditCache, default_cache_path
 from decoding.request import EditBackend, EditRequest
+from decoding.selection import Selection
 from decoding.session import CutOff, Proposal
 from vcs.hunks import apply_hunks, compute_hunks
 from vcs.repo import EditMeta, EditRepo, VcsError
@@ -97,6 +101,7 @@ class MainScreen(Screen[None]):
         self.proposal: Proposal | None = None
         self.conversation: tuple[str, ...] = ()  # instructions that built the proposal under review
         self.cut: CutOff | None = None
+        self.edit_region: Selection | None = None  # the lines the running or reviewed edit rewrites
         self.cancel_event: threading.Event | None = None
         self.generation = 0  # id of the newest generation; messages of older ones are dropped
         self.histories: dict[Path, list[str]] = {}
@@ -290,6 +295,23 @@ class MainScreen(Screen[None]):
             f"applied {message.hunks} hunk{'s' if message.hunks != 1 else ''} to "
             f"{self._relative(message.path)}: commit {message.sha[:7]} (ctrl+z undoes)",
         )
+        command = getattr(self.args, "check", None)
+        if command and self.repo is not None:
+            self.review_view.show_hint(f"Running the check: {command}", "check running…")
+            self._check_in_thread(command, self.repo.root, message.path)
+
+    @work(thread=True, group="check", exclusive=True, exit_on_error=False)
+    def _check_in_thread(self, command: str, root: Path, path: Path) -> None:
+        self.post_message(CheckDone(run_post_check(command, root, path)))
+
+    def on_check_done(self, message: CheckDone) -> None:
+        result = message.result
+        if result.ok:
+            self.review_view.show_hint(result.summary(), "check passed")
+            self.note(result.summary())
+            return
+        self.review_view.show_report(f"{result.summary()} · ctrl+z reverts the edit", Content(result.output))
+        self.error(f"{result.summary()}: the edit stays committed; ctrl+z reverts it")
 
     @work(thread=True, group="git", exclusive=True, exit_on_error=False)
     def _history_in_thread(self, repo: EditRepo, action: str) -> None:
@@ -331,15 +353,21 @@ class MainScreen(Screen[None]):
         box.remember(instruction)
         box.value = ""
         refining = self.proposal is not None and self.review is not None
+        path = self._relative(self.current)
         if refining:
             assert self.proposal is not None
-            base, earlier = self.proposal.new_text, self.conversation
+            earlier = self.conversation
+            request = EditRequest(path, self.proposal.new_text, instruction, earlier=earlier)
+            self.edit_region = None
         else:
-            base, earlier = self.loaded_text, ()
+            earlier = ()
+            self.edit_region = self.code.selected_region()
+            request = (
+                self.edit_region.request(path, instruction)
+                if self.edit_region is not None
+                else EditRequest(path, self.loaded_text, instruction)
+            )
         self.conversation = (*earlier, instruction)
-        request = EditRequest(
-            path=self._relative(self.current), original=base, instruction=instruction, earlier=earlier
-        )
         self._start_generation(request, check_disk=True)
 
     def _start_generation(self, request: EditRequest, check_disk: bool) -> None:
@@ -368,7 +396,8 @@ class MainScreen(Screen[None]):
             if self.edit_cache is None and not getattr(self.args, "no_cache", False):
                 self.edit_cache = EditCache(default_cache_path())
             fmt = getattr(self.args, "format", "auto") or "auto"
-            run_generation(generation, backend, request, fmt, cancel, self.edit_cache, self.post_message)
+            events = edit_events(backend, request, self.edit_region, fmt, cancel, self.edit_cache)
+            run_generation(generation, events, request.original, cancel, self.post_message)
 
     def _ensure_backend(self) -> EditBackend:
         if self.backend is None:
@@ -506,7 +535,7 @@ class MainScreen(Screen[None]):
 
     def _forget_proposal(self, hint: str) -> None:
         self.remove_class("-live")
-        self.proposal, self.cut, self.conversation = None, None, ()
+        self.proposal, self.cut, self.conversation, self.edit_region = None, None, (), None
         self.review_view.show_hint(hint)
         self._show_thread()
         self.refresh_bindings()
@@ -517,6 +546,9 @@ class MainScreen(Screen[None]):
         self.note("review dismissed; nothing was changed")
         self.instruction_box.focus()
 
+    def on_text_area_selection_changed(self) -> None:
+        self._show_thread()
+
     @on(ReviewView.Changed)
     def _review_changed(self, event: ReviewView.Changed) -> None:
         self.note(event.summary)
@@ -525,12 +557,16 @@ class MainScreen(Screen[None]):
         """The conversation behind the proposal under review (a follow-up instruction refines it)."""
         thread = self.query_one("#thread", Static)
         earlier = self.histories.get(self.current, []) if self.current is not None else []
+        region = self.edit_region or (self.code.selected_region() if self.proposal is None else None)
+        only = f"only {region.describe()} · " if region is not None else ""
         if self.conversation:
             steps = " → ".join(self.conversation)
-            thread.update(f"conversation: {steps} · a new instruction refines this proposal")
+            thread.update(f"{only}conversation: {steps} · a new instruction refines this proposal")
+        elif region is not None:
+            thread.update(f"the next instruction edits only {region.describe()} (selected in the file)")
         elif earlier:
             thread.update(f"earlier here (↑/↓ recalls): {' · '.join(reversed(earlier[-3:]))}")
-        thread.display = bool(self.conversation or earlier)
+        thread.display = bool(self.conversation or earlier or region)
 
     # -- status, notes ---------------------------------------------------------------------------
 

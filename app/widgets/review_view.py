@@ -80,6 +80,11 @@ class ReviewView(ScrollableContainer, can_focus=True):
         self.border_subtitle = ""
         self._body(Content.styled(text, "dim"))
 
+    def show_report(self, title: str, content: Content) -> None:
+        """Text the user must read (a failed check's output), its end in view."""
+        self.show_hint("", title)
+        self.show_live(content)
+
     def show_live(self, content: Content) -> None:
         self._body(content)
         self.call_after_refresh(self.scroll_end, animate=False, x_axis=False)
