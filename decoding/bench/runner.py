@@ -142,7 +142,10 @@ class Runner:
                 edit_ratio=item.edit_ratio,
             )
             return baseline.token_ids, run
-        config = self.backend.config_for(request, original_ids, method=method, **(overrides or {}))
+        # Cold runs: every method pays its own prefill, as a first edit of a file does.
+        config = self.backend.config_for(
+            request, original_ids, method=method, reuse_prefix=False, **(overrides or {})
+        )
         start = time.perf_counter()
         done: Done | None = None
         for event in self.backend.generate(prompt_ids, original_ids, config):
