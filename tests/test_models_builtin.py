@@ -109,6 +109,7 @@ def test_aliases_resolve_to_builtin_cache_folders(cache: Path) -> None:
     [
         ("qwen-coder-1.5b", None, "qwen-coder-0.5b"),
         ("qwen-coder-1.5b", "some/other", "some/other"),
+        ("qwen-coder-1.5b", "None", None),
         ("qwen-coder-0.5b", None, None),
         ("smollm2", None, None),
         ("path/to/dir", None, None),

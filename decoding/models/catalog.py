@@ -113,8 +113,9 @@ def find_builtin(spec: str) -> BuiltinModel | None:
 
 
 def default_draft(model_spec: str, draft_spec: str | None) -> str | None:
-    """The draft to load: the user's ``--draft`` if given, else the builtin pair's partner, else None."""
+    """The draft to load: the user's ``--draft`` if given (``none``: no separate draft), else the
+    builtin pair's partner, else None."""
     if draft_spec:
-        return draft_spec
+        return None if draft_spec.strip().lower() == "none" else draft_spec
     builtin = find_builtin(model_spec)
     return builtin.default_draft if builtin is not None else None
