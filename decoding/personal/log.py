@@ -50,7 +50,9 @@ class EditRecord:
         model: str,
         stats: Stats | None = None,
     ) -> EditRecord:
-        return cls(request, raw, accepted, method, model, asdict(stats) if stats else {}, time.time())
+        # As the log will read them back (tuples become lists), so a record equals its own round trip.
+        figures = json.loads(json.dumps(asdict(stats))) if stats else {}
+        return cls(request, raw, accepted, method, model, figures, time.time())
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
