@@ -135,3 +135,16 @@ def test_bench_check_reports_pass_rate_per_method(tiny_model_dir, dataset, tmp_p
         ("lookup", 1, 1),
     ]
     assert "tests passed (bench --check)" in printed and "| lookup | 1 | 0 | 0% | 1 |" in out_md.read_text()
+
+
+def test_dataset_edits_are_checked_and_tested_as_a_reference_row():
+    good = BenchItem("g", "file.py", ADD, "rename add to plus", None, TESTS, ADD.replace("a + b", "b + a"))
+    shrunk = "def add(a, b): return a + b\n"
+    flagged = BenchItem("f", "file.py", ADD * 3, "tidy up", None, TESTS, shrunk)
+    checker = QualityChecker(make_byte_tokenizer())
+    for bench_item in (good, flagged):
+        checker.on_answer(bench_item, run_of("regular"), [])
+    summaries = {s.method: s for s in checker.run_all()}
+    reference = summaries["reference"]
+    assert (reference.items, reference.passed, reference.flagged_passing) == (2, 2, 1)
+    assert summaries["regular"].no_file == 2  # no tokens: no file, never tested

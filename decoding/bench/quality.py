@@ -3,7 +3,9 @@
 Speed is measured elsewhere; this module measures what a user gets. Every answer goes through the
 app's own extraction (:func:`decoding.prompts.extract_file`) and proposal check
 (:func:`decoding.checks.check_proposal`), so the numbers say how often the check flags an answer that
-then fails its tests (caught) and how often it flags one that passes (a false alarm).
+then fails its tests (caught) and how often it flags one that passes (a false alarm). The dataset's
+own edited files (``after``) go through the same check and tests as a ``reference`` row: they are
+edits known to be good, so the flags on them measure false alarms even for a model that passes nothing.
 
 Test code is data from the dataset, never imported into our process: the answer and the tests are
 written to a temporary folder and run by a separate ``python -I`` with a time limit (its process group
@@ -35,6 +37,7 @@ from decoding.prompts import NoFileBlock, extract_file
 Outcome = Literal["pass", "fail", "timeout", "no-file", "no-tests"]
 
 DEFAULT_TIMEOUT_S = 20.0
+REFERENCE = "reference"  # the row of the dataset's own edits (``after``): how often the check cries wolf
 MEMORY_LIMIT_BYTES = 1 << 30
 
 # Runs first in the child: no sockets, bounded memory; then the answer, then the dataset's tests.
@@ -133,11 +136,14 @@ class QualityChecker:
         self._pending.append((item, label(run), ids))
 
     def run_all(self, on_progress: Callable[[int, int, str], None] | None = None) -> list[QualitySummary]:
-        """Test every collected answer; the per-method summaries."""
+        """Test every collected answer, then each item's reference edit; the per-method summaries."""
         for n, (item, method, ids) in enumerate(self._pending, 1):
             self.add(item, method, self.decode(ids, skip_special_tokens=True))
             if on_progress:
                 on_progress(n, len(self._pending), f"{item.id} {method} tests")
+        for item in {id(item): item for item, _, _ in self._pending}.values():
+            if item.after is not None:
+                self.record(item, REFERENCE, item.after)
         self._pending.clear()
         return summarize(self.results)
 
@@ -147,6 +153,10 @@ class QualityChecker:
             new_text: str | None = extract_file(answer, item.before)
         except NoFileBlock:
             new_text = None
+        return self.record(item, method, new_text)
+
+    def record(self, item: BenchItem, method: str, new_text: str | None) -> QualityResult:
+        """Check and test one proposed file (None: the answer held none)."""
         findings = () if new_text is None else self._findings(item, new_text)
         if not item.tests:
             result = QualityResult(item.id, method, "no-tests", findings)

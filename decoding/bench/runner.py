@@ -35,6 +35,7 @@ class BenchItem:
     instruction: str
     edit_ratio: float | None
     tests: str | None = None  # the dataset's test code for the edited file (bench --check runs it)
+    after: str | None = None  # the dataset's own edited file (bench --check tests it as a reference)
 
 
 @dataclass
@@ -92,7 +93,10 @@ def load_dataset(path: Path, limit: int | None = None) -> list[BenchItem]:
                 ratio = 1 - difflib.SequenceMatcher(None, before, row["after"]).ratio()
             ext = _EXT.get(str(row.get("lang", "python")).lower(), ".txt")
             item_id = str(row.get("id", n))
-            items.append(BenchItem(item_id, f"file{ext}", before, instruction, ratio, row.get("tests")))
+            item = BenchItem(
+                item_id, f"file{ext}", before, instruction, ratio, row.get("tests"), row.get("after")
+            )
+            items.append(item)
             if limit is not None and len(items) >= limit:
                 break
     return items
