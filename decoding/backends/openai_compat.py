@@ -206,7 +206,8 @@ class OpenAIBackend:
                         return
                     deadline = answer.started + self.timeout
                     lines = read_lines(response, deadline, MAX_SSE_LINE, _read_timeout_of(conn))
-                    yield from _read_stream(lines, answer, cancel)
+                    event_stream = (response.getheader("Content-Type") or "").startswith("text/event-stream")
+                    yield from _read_stream(lines, answer, cancel, event_stream)
                 except SSELineTooLong:
                     yield Error(
                         f"{self.base_url} sent a stream line over {MAX_SSE_LINE / 2**20:g} MiB; "
@@ -326,7 +327,9 @@ class _Answer:
         return Done(self.text, (), stats, stop_reason=reason)
 
 
-def _read_stream(lines: Iterable[bytes], answer: _Answer, cancel: threading.Event | None) -> Iterator[Event]:
+def _read_stream(
+    lines: Iterable[bytes], answer: _Answer, cancel: threading.Event | None, event_stream: bool
+) -> Iterator[Event]:
     """Chunks -> Span/Stats events, ending with Done or Error."""
     finished = False
     events = 0
@@ -368,7 +371,7 @@ def _read_stream(lines: Iterable[bytes], answer: _Answer, cancel: threading.Even
     if _is_set(cancel):
         yield answer.cancelled()
         return
-    if events == 0:
+    if events == 0 and not event_stream:  # an announced stream that ended at once was cut, not refused
         yield Error(
             "the server answered without an event stream (does it support stream=true?)", kind="protocol"
         )
