@@ -22,10 +22,13 @@ import pytest
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "llama-server.sh"
 START_TIMEOUT_S = 120.0  # loading the 93 MB builtin GGUF takes about a second; leave room for a busy box
 MODEL_NAME = "smollm2-server"
+# The user's cache holds the build and the model; tests that move XDG_CACHE_HOME for specedit's own
+# caches must not move the server's.
+_ENV = dict(os.environ)
 
 
 def _script(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, timeout=120, env=_ENV)
 
 
 def require_server() -> tuple[Path, Path]:
@@ -56,9 +59,15 @@ class LlamaServer:
         self.api_key = api_key
         self.log = log_dir / f"llama-server-{self.port}.log"
         extra = ["--api-key", api_key] if api_key else []
+        # One thread: on a busy 2-core box two llama.cpp threads wait on each other at every op and
+        # the server crawled at 2 tok/s (measured), against 45-50 tok/s with one.
         self.command = [
             *("bash", str(SCRIPT), "serve", "smollm2", "--port", str(self.port), "--alias", MODEL_NAME),
-            *("--ctx", str(ctx), "--threads", "2", *serve_args, "--", "--parallel", "1", *extra),
+            *("--ctx", str(ctx), "--threads", "1", *serve_args, "--", "--parallel", "1"),
+            # Reusing a cached prompt prefix changes the batch shapes, hence the floats: SmolLM2 then
+            # answered the same greedy request differently the second time (seen here). Tests compare
+            # two answers to one request, so each prompt is processed whole, the same way every time.
+            *("--no-cache-prompt", *extra),
         ]
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -70,7 +79,7 @@ class LlamaServer:
         with self.log.open("wb") as log:
             # the script execs llama-server, so this pid is the server's own
             self.process = subprocess.Popen(
-                self.command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                self.command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=_ENV
             )
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
