@@ -7,7 +7,6 @@ frame fast.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -18,23 +17,23 @@ from textual.screen import Screen
 from textual.theme import Theme
 
 from app.messages import Note
-from app.screens.main import BackendFactory, MainScreen, Progress
+from app.run_options import RunOptions
+from app.screens.main import BackendFactory, MainScreen
 from app.ui_config import UiConfig, load_config, save_config
 from app.widgets.dialogs import HelpScreen, binding_rows
 from app.widgets.history_input import HistoryInput
 from app.widgets.review_view import ReviewView
 from app.widgets.status_bar import STATUS_TERMS
+from decoding.models.store import Progress
 from decoding.request import EditBackend
 from themes.specedit import DARK, LIGHT, SPEC_VARIABLE_DEFAULTS, THEMES
 
 
-def default_backend_factory(args: argparse.Namespace | None, progress: Progress) -> EditBackend:
+def default_backend_factory(options: RunOptions, progress: Progress) -> EditBackend:
     """The real backend; imported here so torch loads in the worker, after the first frame."""
     from app.backends import make_backend
 
-    if args is None:
-        raise ValueError("no model options given")
-    return make_backend(args, progress)
+    return make_backend(options, progress)
 
 
 class SpeceditApp(App[None]):
@@ -48,12 +47,12 @@ class SpeceditApp(App[None]):
     def __init__(
         self,
         path: Path,
-        args: argparse.Namespace | None = None,
+        options: RunOptions | None = None,
         backend_factory: BackendFactory = default_backend_factory,
     ) -> None:
         super().__init__()
         self.target = Path(path).resolve()
-        self.args = args
+        self.options = options or RunOptions()
         self.backend_factory = backend_factory
         for theme in THEMES:
             self.register_theme(theme)
@@ -72,7 +71,7 @@ class SpeceditApp(App[None]):
 
     def on_mount(self) -> None:
         # Pushed rather than made the default screen: Textual loads a screen's CSS_PATH on push only.
-        self.push_screen(MainScreen(self.target, self.args, self.backend_factory))
+        self.push_screen(MainScreen(self.target, self.options, self.backend_factory))
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         for note in self._startup_notes:
             self.main.error(note)
@@ -153,7 +152,7 @@ class SpeceditApp(App[None]):
     # -- theme -----------------------------------------------------------------------------------
 
     def _initial_theme(self, config: UiConfig) -> str:
-        wanted = getattr(self.args, "theme", None) or config.theme or DARK
+        wanted = self.options.theme or config.theme or DARK
         if wanted not in self.available_themes:
             self._startup_notes.append(f"unknown theme {wanted!r}; using {DARK}")
             return DARK

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from app.run_options import RunOptions
 from decoding.events import Done, Error, Event, Span, Stats
 from decoding.request import EditRequest
 
@@ -33,15 +33,10 @@ INSTRUCTION = "add type hints to add"
 _LAYERS = ("lookup", "draft", "target")
 
 
-def model_args(**overrides: object) -> argparse.Namespace:
-    values: dict[str, object] = {
-        "format": "whole",
-        "model": "scripted",
-        "method": "multilayer",
-        "theme": None,
-    }
-    values.update(overrides)
-    return argparse.Namespace(**values)
+def model_args(**overrides: object) -> RunOptions:
+    """The options the TUI gets from the command line, with a scripted model's name."""
+    values: dict[str, object] = {"model": "scripted", "method": "multilayer"}
+    return RunOptions(**(values | overrides))  # type: ignore[arg-type]
 
 
 class ScriptedBackend:

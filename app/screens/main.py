@@ -12,7 +12,6 @@ compares against the file on disk, and the commit message carries the whole conv
 
 from __future__ import annotations
 
-import argparse
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +44,7 @@ from app.messages import (
 )
 from app.post_check import run_post_check
 from app.review import ReviewState
+from app.run_options import RunOptions
 from app.widgets.code_view import CodeView
 from app.widgets.dialogs import ChoiceScreen, ConfirmScreen
 from app.widgets.file_picker import FilePicker
@@ -53,6 +53,7 @@ from app.widgets.review_view import ReviewView
 from app.widgets.status_bar import StatusBar, layer_legend
 from common.errors import BackendFailure, SpeceditError
 from decoding.events import Stats
+from decoding.models.store import Progress
 from decoding.personal.cache import EditCache, default_cache_path
 from decoding.request import EditBackend, EditRequest
 from decoding.selection import Selection
@@ -60,8 +61,7 @@ from decoding.session import CutOff, Proposal
 from vcs.hunks import apply_hunks, compute_hunks
 from vcs.repo import EditMeta, EditRepo, VcsError
 
-Progress = Callable[[str, float | None], None]
-BackendFactory = Callable[[argparse.Namespace | None, Progress], EditBackend]
+BackendFactory = Callable[[RunOptions, Progress], EditBackend]
 WORKER_FAILURE = {"generate": "generation failed", "git": "git", "file": "cannot open the file"}
 
 
@@ -83,18 +83,16 @@ class MainScreen(Screen[None]):
 
     tree_shown: var[bool | None] = var(None)  # None: automatic (hidden when the terminal is narrow)
 
-    def __init__(
-        self, target: Path, args: argparse.Namespace | None, backend_factory: BackendFactory
-    ) -> None:
+    def __init__(self, target: Path, options: RunOptions, backend_factory: BackendFactory) -> None:
         super().__init__()
         self.target = target
         self.root = target if target.is_dir() else target.parent
-        self.args = args
+        self.options = options
         self.backend_factory = backend_factory
         self.backend: EditBackend | None = None
         self.edit_cache: EditCache | None = None  # opened in the worker: it reads a file
         self._backend_lock = threading.Lock()  # one generation at a time, a cancelled one included
-        self.model_label = f"{getattr(args, 'model', 'model')} (loads on first edit)"
+        self.model_label = f"{options.model} (loads on first edit)"
         self.repo: EditRepo | None = None
         self.current: Path | None = None
         self.loaded_text = ""
@@ -265,7 +263,7 @@ class MainScreen(Screen[None]):
         stats = proposal.stats
         meta = EditMeta(
             model=self.model_label,
-            method=getattr(self.args, "method", "multilayer"),
+            method=self.options.method,
             new_tokens=stats.new_tokens,
             chars_per_s=stats.chars_per_s,
             tokens_per_s=stats.tokens_per_s,
@@ -295,7 +293,7 @@ class MainScreen(Screen[None]):
             f"applied {message.hunks} hunk{'s' if message.hunks != 1 else ''} to "
             f"{self._relative(message.path)}: commit {message.sha[:7]} (ctrl+z undoes)",
         )
-        command = getattr(self.args, "check", None)
+        command = self.options.check
         if command and self.repo is not None:
             self.review_view.show_hint(f"Running the check: {command}", "check running…")
             self._check_in_thread(command, self.repo.root, message.path)
@@ -393,17 +391,18 @@ class MainScreen(Screen[None]):
             if cancel.is_set():
                 return
             backend = self._ensure_backend()
-            if self.edit_cache is None and not getattr(self.args, "no_cache", False):
+            if self.edit_cache is None and not self.options.no_cache:
                 self.edit_cache = EditCache(default_cache_path())
-            fmt = getattr(self.args, "format", "auto") or "auto"
-            events = edit_events(backend, request, self.edit_region, fmt, cancel, self.edit_cache)
+            events = edit_events(
+                backend, request, self.edit_region, self.options.format, cancel, self.edit_cache
+            )
             run_generation(generation, events, request.original, cancel, self.post_message)
 
     def _ensure_backend(self) -> EditBackend:
         if self.backend is None:
             self.post_message(Note("loading the model…"))
             try:
-                self.backend = self.backend_factory(self.args, self._progress)
+                self.backend = self.backend_factory(self.options, self._progress)
             except Exception as exc:  # any loader failure (missing file, OOM, bad option) is user-facing
                 raise ModelLoadFailed(f"model load failed: {exc}") from exc
             self.post_message(ModelReady(self.backend.describe()))
