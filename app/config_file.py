@@ -15,6 +15,7 @@ from typing import get_args
 from common.errors import UsageError
 from common.paths import REPO_CONFIG_NAME
 from decoding.engine.config import METHOD_CHOICES
+from decoding.models.load import ENGINES
 from decoding.session import FormatChoice
 
 BACKENDS = ("local", "openai")
@@ -27,6 +28,7 @@ SETTINGS: dict[str, type | tuple[str, ...]] = {
     "draft": str,
     "device": str,
     "dtype": str,
+    "engine": ENGINES,
     "load_in_4bit": bool,
     "method": METHOD_CHOICES,
     "backend": BACKENDS,

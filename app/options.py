@@ -16,6 +16,7 @@ from app.config_file import BACKENDS, FORMATS
 from app.run_options import RunOptions
 from decoding.backends.openai_compat import DEFAULT_TIMEOUT_S
 from decoding.engine.config import METHOD_CHOICES
+from decoding.models.load import ENGINES
 
 _DEFAULTS = RunOptions()
 
@@ -42,7 +43,7 @@ def add_model_options(parser: argparse.ArgumentParser, method: bool = True, back
     g.add_argument(
         "--engine",
         default=argparse.SUPPRESS,
-        choices=["auto", "torch", "llamacpp"],
+        choices=ENGINES,
         help="who runs the model: llamacpp (GGUF weights on llama.cpp's quantized CPU kernels), torch, "
         "or auto = llamacpp for a GGUF or builtin model on CPU, else torch (default: auto)",
     )

@@ -110,6 +110,7 @@ def test_outside_a_repository_only_the_folder_itself_counts(home: Path) -> None:
         ('modle = "x"\n', "unknown setting 'modle'"),
         ('method = "fastest"\n', "is not one of"),
         ('format = "diff"\n', "is not one of"),
+        ('engine = "gpu"\n', "is not one of"),
         ('load-in-4bit = "yes"\n', "must be a bool"),
         ("max-new-tokens = true\n", "must be a int"),
         ("max-new-tokens = 0\n", "must be positive"),
