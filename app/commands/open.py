@@ -24,5 +24,5 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"no such file or folder: {path}")
     from app.tui import SpeceditApp
 
-    SpeceditApp(path=path, args=options_from_args(args, path)).run()
+    SpeceditApp(path, options_from_args(args, path)).run()
     return 0
