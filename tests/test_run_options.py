@@ -171,8 +171,8 @@ def test_open_hands_the_tui_typed_options(home: Path, monkeypatch: pytest.Monkey
     seen: list[object] = []
 
     class FakeApp:
-        def __init__(self, path: Path, args: object) -> None:
-            seen.append(args)
+        def __init__(self, path: Path, options: object) -> None:
+            seen.append(options)
 
         def run(self) -> None:
             pass
