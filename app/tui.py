@@ -20,6 +20,7 @@ from app.messages import Note
 from app.run_options import RunOptions
 from app.screens.main import BackendFactory, MainScreen
 from app.ui_config import UiConfig, load_config, save_config
+from app.widgets.code_view import CodeView
 from app.widgets.dialogs import HelpScreen, binding_rows
 from app.widgets.history_input import HistoryInput
 from app.widgets.review_view import ReviewView
@@ -90,6 +91,8 @@ class SpeceditApp(App[None]):
                 ("Instruction box", "enter", "Generate the edit (refines the proposal under review)"),
                 ("Instruction box", "?", "This help (when the box is empty)"),
             ]
+            + binding_rows("File pane", CodeView.BINDINGS)
+            + [("File pane", "shift+arrows", "Select lines: the next instruction edits only them")]
             + binding_rows("Proposal pane (review)", ReviewView.BINDINGS)
             + [("Status bar", term, meaning) for term, meaning in STATUS_TERMS]
             + [

@@ -567,21 +567,30 @@ async def test_narrow_terminal_hides_the_tree_and_stacks_the_panes(repo: Path) -
         await pilot.pause()
         screen = app.main
         picker, code, diff = (screen.query_one(f"#{name}") for name in ("picker", "code", "diff"))
-        assert not picker.display
+        assert picker.display and app.focused is picker  # a folder: start in the tree, even narrow
+        await pilot.pause(0.2)
+        await pilot.press("down", "down", "enter")  # the second file after .gitignore
+        await settle(app, pilot)
+        assert app.main.current is not None and app.main.current.parent == repo.resolve()
+        assert not picker.display  # a file is open: the narrow layout gives it the room
         assert diff.region.y > code.region.y and diff.region.width == code.region.width >= 78
         await pilot.press("ctrl+b")
         await pilot.pause()
         assert picker.display and app.focused is picker
-        await pilot.press("enter")  # open the folder's first entry...
         await pilot.press("ctrl+b")
         await pilot.pause()
         assert not picker.display
         await pilot.resize_terminal(140, 40)
         await pilot.pause()
-        assert not picker.display  # the user hid it: it stays hidden when wide
+        assert picker.display and diff.region.y == code.region.y  # wide again: tree back, side by side
         await pilot.press("ctrl+b")
         await pilot.pause()
-        assert picker.display and diff.region.y == code.region.y  # side by side
+        assert not picker.display  # hidden by the user while wide
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+        assert picker.display  # shown by the user while narrow
 
 
 async def test_legend_names_the_layer_colours(repo: Path) -> None:
@@ -612,7 +621,10 @@ async def test_theme_flag_palette_switch_and_persistence(repo: Path) -> None:
         assert app.theme_variables["spec-lookup"] == "#0f7b7b"
         app.action_toggle_theme()
         await pilot.pause()
-        await app.workers.wait_for_complete([w for w in app.workers if w.group == "settings"])
+        for _ in range(300):  # the choice is saved by a thread worker: polling, not timing
+            if load_config()[0].theme == "specedit-dark":
+                break
+            await pilot.pause(0.01)
         assert app.theme == "specedit-dark"
     assert load_config() == (UiConfig(theme="specedit-dark"), None)
     again = make_app(repo / "calc.py")

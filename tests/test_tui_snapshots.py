@@ -25,6 +25,8 @@ THEMES = ["specedit-dark", "specedit-light"]
 def _private_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    # Highlight at once: the grammar probe (tests/test_tui_grammars.py) would otherwise race the shot.
+    monkeypatch.setattr("app.widgets.code_view.cached_verdict", lambda _language: True)
 
 
 def _app(tmp_path: Path, theme: str) -> SpeceditApp:
@@ -79,8 +81,9 @@ async def _live(pilot) -> None:  # noqa: ANN001
         elapsed=2.0,
     )
     main.cancel_event = threading.Event()
+    main.refresh_bindings()
     main.post_message(LiveFrame(main.generation, live.render(now=0.0), stats))
-    await pilot.pause()
+    await _settled(pilot)
 
 
 @pytest.mark.parametrize("theme", THEMES)

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -51,7 +51,7 @@ from app.widgets.file_picker import FilePicker
 from app.widgets.history_input import HistoryInput
 from app.widgets.review_view import ReviewView
 from app.widgets.status_bar import StatusBar, layer_legend
-from common.errors import BackendFailure, SpeceditError
+from common.errors import BackendFailure, Refused, SpeceditError
 from decoding.events import Stats
 from decoding.models.store import Progress
 from decoding.personal.cache import EditCache, default_cache_path
@@ -62,17 +62,23 @@ from vcs.hunks import apply_hunks, compute_hunks
 from vcs.repo import EditMeta, EditRepo, VcsError
 
 BackendFactory = Callable[[RunOptions, Progress], EditBackend]
-WORKER_FAILURE = {"generate": "generation failed", "git": "git", "file": "cannot open the file"}
+NARROW_BELOW = 110  # columns: under this the tree hides and the panes stack
+WORKER_FAILURE = {
+    "generate": "generation failed",
+    "git": "git",
+    "file": "cannot open the file",
+    "check": "the check could not run",
+}
 
 
-class FileChanged(SpeceditError):
+class FileChanged(Refused):
     """The file on disk is not the text the edit was asked about."""
 
 
 class MainScreen(Screen[None]):
     CSS_PATH = "main.tcss"
     SCOPED_CSS = False  # its rules select on the screen's own breakpoint classes (MainScreen.-narrow)
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_BELOW, "-wide")]
     BINDINGS = [
         Binding("escape", "escape", "Cancel / dismiss"),
         Binding("ctrl+z", "history('undo')", "Undo", priority=True),
@@ -103,6 +109,7 @@ class MainScreen(Screen[None]):
         self.cancel_event: threading.Event | None = None
         self.generation = 0  # id of the newest generation; messages of older ones are dropped
         self.histories: dict[Path, list[str]] = {}
+        self._narrow: bool | None = None
 
     # -- layout ----------------------------------------------------------------------------------
 
@@ -129,7 +136,8 @@ class MainScreen(Screen[None]):
         self._show_thread()
         if self.target.is_file():
             self._open_file(self.target)
-        else:
+        else:  # a folder: the tree is where to start, even when narrow (until a file is open)
+            self.tree_shown = True
             self.query_one("#picker").focus()
         self._connect_repo()
 
@@ -158,6 +166,13 @@ class MainScreen(Screen[None]):
         self.set_class(shown is True, "-tree-shown")
         self.set_class(shown is False, "-tree-hidden")
 
+    def on_resize(self, event: events.Resize) -> None:
+        """Crossing the breakpoint gives the tree back to the automatic rule (hidden when narrow)."""
+        narrow = event.size.width < NARROW_BELOW
+        if self._narrow is not None and narrow != self._narrow:
+            self.tree_shown = None
+        self._narrow = narrow
+
     def action_toggle_tree(self) -> None:
         visible = self.query_one("#picker").display
         self.tree_shown = not visible
@@ -183,6 +198,8 @@ class MainScreen(Screen[None]):
 
     def on_file_loaded(self, message: FileLoaded) -> None:
         path, text = message.path, message.text
+        if self.current is None and self._narrow:
+            self.tree_shown = None  # the first file is open: the narrow layout gives it the room
         self.current, self.loaded_text = path, text
         self._forget_proposal("Type an instruction and press enter.")
         self.code.show(path, text)
@@ -385,18 +402,44 @@ class MainScreen(Screen[None]):
     def _generate(
         self, generation: int, request: EditRequest, cancel: threading.Event, disk: tuple[Path, str] | None
     ) -> None:
+        """Wait for the model work, but let go the moment the user cancels or quits.
+
+        Loading a model or reading a long prompt cannot be interrupted, so the work runs in a daemon
+        thread: this worker (which Textual joins when the app exits) returns within a tenth of a second
+        of a cancel, and quitting never waits for a model load. The daemon thread stops at the engine's
+        next cancel check; until then it holds the backend lock, so the next generation waits for it.
+        """
         if disk is not None:
             _refuse_if_changed(*disk)
-        with self._backend_lock:  # waits for a cancelled generation that is still winding down
-            if cancel.is_set():
-                return
-            backend = self._ensure_backend()
-            if self.edit_cache is None and not self.options.no_cache:
-                self.edit_cache = EditCache(default_cache_path())
-            events = edit_events(
-                backend, request, self.edit_region, self.options.format, cancel, self.edit_cache
-            )
-            run_generation(generation, events, request.original, cancel, self.post_message)
+        failure: list[BaseException] = []
+        runner = threading.Thread(
+            target=self._run_model,
+            args=(generation, request, cancel, failure),
+            name=f"specedit-generation-{generation}",
+            daemon=True,
+        )
+        runner.start()
+        while runner.is_alive() and not cancel.is_set():
+            runner.join(0.1)
+        if failure:
+            raise failure[0]
+
+    def _run_model(
+        self, generation: int, request: EditRequest, cancel: threading.Event, failure: list[BaseException]
+    ) -> None:
+        try:
+            with self._backend_lock:  # waits for a cancelled generation that is still winding down
+                if cancel.is_set():
+                    return
+                backend = self._ensure_backend()
+                if self.edit_cache is None and not self.options.no_cache:
+                    self.edit_cache = EditCache(default_cache_path())
+                stream = edit_events(
+                    backend, request, self.edit_region, self.options.format, cancel, self.edit_cache
+                )
+                run_generation(generation, stream, request.original, cancel, self.post_message)
+        except BaseException as exc:  # handed to the worker, whose failure the one handler shows
+            failure.append(exc)
 
     def _ensure_backend(self) -> EditBackend:
         if self.backend is None:
@@ -469,6 +512,7 @@ class MainScreen(Screen[None]):
     def on_model_ready(self, message: ModelReady) -> None:
         self.model_label = message.label
         self._show_status(None)
+        self.note(f"generating with {message.label}…")
 
     def on_note(self, message: Note) -> None:
         (self.error if message.error else self.note)(message.text)
@@ -560,7 +604,8 @@ class MainScreen(Screen[None]):
         only = f"only {region.describe()} · " if region is not None else ""
         if self.conversation:
             steps = " → ".join(self.conversation)
-            thread.update(f"{only}conversation: {steps} · a new instruction refines this proposal")
+            refine = " · a new instruction refines this proposal" if self.proposal is not None else ""
+            thread.update(f"{only}conversation: {steps}{refine}")
         elif region is not None:
             thread.update(f"the next instruction edits only {region.describe()} (selected in the file)")
         elif earlier:
