@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -386,6 +387,32 @@ async def test_escape_drops_a_running_generation_at_once(repo: Path) -> None:
         assert "cancelled" in str(app.main.query_one("#diff-body").render())
         assert not any(isinstance(m, ProposalReady) for m in seen)
         assert (repo / "calc.py").read_text() == ORIGINAL
+
+
+class SlowToStop(ScriptedBackend):
+    """A forward in progress when the cancel comes: the stream ends half a second later."""
+
+    def stream(self, request, cancel=None):  # noqa: ANN001, ANN201
+        for event in super().stream(request, cancel):
+            if cancel is not None and cancel.is_set():
+                time.sleep(0.5)
+            yield event
+
+
+async def test_quitting_mid_generation_stops_the_model_thread_before_exit(repo: Path) -> None:
+    seen: list[Message] = []
+    app = make_app(repo / "calc.py", SlowToStop(hold=True))
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        await opened(app, pilot)
+        app.main.instruction_box.value = INSTRUCTION
+        await pilot.press("enter")
+        for _ in range(200):  # polling until the model thread streams
+            await pilot.pause(0.01)
+            if posted(seen, LiveFrame):
+                break
+        runners = list(app.main._runners)
+        assert runners and runners[0].is_alive()
+    assert not any(runner.is_alive() for runner in runners)  # joined at unmount, not left running
 
 
 @pytest.mark.parametrize(("key", "expected"), [("c", PROPOSAL), ("d", None)])

@@ -62,6 +62,7 @@ from vcs.hunks import apply_hunks, compute_hunks
 from vcs.repo import EditMeta, EditRepo, VcsError
 
 BackendFactory = Callable[[RunOptions, Progress], EditBackend]
+EXIT_WAIT_S = 30.0  # at quit, how long a model thread may take to reach its next cancel check
 NARROW_BELOW = 110  # columns: under this the tree hides and the panes stack
 WORKER_FAILURE = {
     "generate": "generation failed",
@@ -110,6 +111,7 @@ class MainScreen(Screen[None]):
         self.generation = 0  # id of the newest generation; messages of older ones are dropped
         self.histories: dict[Path, list[str]] = {}
         self._narrow: bool | None = None
+        self._runners: list[threading.Thread] = []  # model threads (each ends at a cancel check)
 
     # -- layout ----------------------------------------------------------------------------------
 
@@ -142,9 +144,15 @@ class MainScreen(Screen[None]):
         self._connect_repo()
 
     def on_unmount(self) -> None:
-        """Quitting mid-generation stops the worker at its next event instead of finishing the file."""
+        """Quitting mid-generation stops the model at its next cancel check, and waits for that.
+
+        The model thread is a daemon (a cancel must not wait for it), but the interpreter must not
+        free a native model (llama.cpp) while that thread is still inside it: that segfaults at exit.
+        """
         if self.cancel_event is not None:
             self.cancel_event.set()
+        for runner in self._runners:
+            runner.join(timeout=EXIT_WAIT_S)
 
     @property
     def code(self) -> CodeView:
@@ -418,6 +426,7 @@ class MainScreen(Screen[None]):
             name=f"specedit-generation-{generation}",
             daemon=True,
         )
+        self._runners = [*(r for r in self._runners if r.is_alive()), runner]
         runner.start()
         while runner.is_alive() and not cancel.is_set():
             runner.join(0.1)

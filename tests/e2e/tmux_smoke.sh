@@ -115,7 +115,7 @@ tmux send-keys -t "$SESSION" Escape
 wait_for "Describe the edit" 10
 
 tmux send-keys -t "$SESSION" C-q
-for _ in $(seq 40); do [ -s "$WORK/rc" ] && break; sleep 0.25; done
+for _ in $(seq 240); do [ -s "$WORK/rc" ] && break; sleep 0.25; done  # quitting waits for the model thread to stop
 [ "$(cat "$WORK/rc" 2>/dev/null)" = 0 ] || fail "specedit did not exit cleanly (rc=$(cat "$WORK/rc" 2>/dev/null))"
 
 # A JavaScript file at 80x24: its grammar is probed in a child process, then used; the app must survive.
@@ -130,6 +130,6 @@ sleep 1
 [ -s "$WORK/rc-js" ] && fail "specedit exited on a .js file (rc=$(cat "$WORK/rc-js"))"
 wait_for "greet.js" 5
 tmux send-keys -t "$SESSION" C-q
-for _ in $(seq 40); do [ -s "$WORK/rc-js" ] && break; sleep 0.25; done
+for _ in $(seq 240); do [ -s "$WORK/rc-js" ] && break; sleep 0.25; done
 [ "$(cat "$WORK/rc-js" 2>/dev/null)" = 0 ] || fail "specedit on greet.js did not exit cleanly (rc=$(cat "$WORK/rc-js" 2>/dev/null))"
 echo "PASS: tmux smoke test"
