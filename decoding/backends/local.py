@@ -12,7 +12,6 @@ from decoding.engine.lm import LM, as_lm
 from decoding.engine.loop import edit_stream
 from decoding.events import Error, Event
 from decoding.models.identity import model_identity
-from decoding.models.identity import model_identity
 from decoding.models.load import LoadedModels
 from decoding.prompts import render_prompt, stop_text
 from decoding.request import EditRequest
@@ -31,8 +30,6 @@ class LocalBackend:
         self.max_new_tokens = max_new_tokens
         # Taken now: the weights in memory are those on disk at load time, whatever happens to the files.
         self._identity = f"{model_identity(models)} · budget {max_new_tokens or 'auto'}"
-        # Taken now: the weights in memory are those on disk at load time, whatever happens to the files.
-        self._identity = f"{model_identity(models)} · budget {max_new_tokens or 'auto'}"
         self._lms: dict[int, LM] = {}
 
     def budget(self, original_ids: list[int]) -> int:
@@ -43,9 +40,6 @@ class LocalBackend:
 
     def describe(self) -> str:
         return f"{self.models.describe()} · {self.config.method}"
-
-    def identity(self) -> str:
-        return self._identity
 
     def identity(self) -> str:
         return self._identity
