@@ -37,6 +37,9 @@ export XDG_CONFIG_HOME="$WORK/config" XDG_CACHE_HOME="$WORK/cache"
 mkdir -p "$XDG_CACHE_HOME/specedit"
 ln -s "$models_dir" "$XDG_CACHE_HOME/specedit/models"
 
+# A running tmux server gives new sessions its own environment, not this script's: pass it explicitly.
+ENV="env XDG_CONFIG_HOME='$XDG_CONFIG_HOME' XDG_CACHE_HOME='$XDG_CACHE_HOME'"
+
 REPO="$WORK/project"
 mkdir -p "$REPO"
 cat >"$REPO/calc.py" <<'EOF'
@@ -74,7 +77,7 @@ wait_for() {
 
 start=$(date +%s%N)
 tmux new-session -d -s "$SESSION" -x 120 -y 34 \
-    "cd '$REPO' && '$SPECEDIT' calc.py --model smollm2 --theme specedit-light; echo \$? >'$WORK/rc'; sleep 600"
+    "cd '$REPO' && $ENV '$SPECEDIT' calc.py --model smollm2 --theme specedit-light; echo \$? >'$WORK/rc'; sleep 600"
 wait_for "Describe the edit" 20
 echo "first frame after $((($(date +%s%N) - start) / 1000000)) ms (tmux start and polling included)"
 
@@ -122,7 +125,7 @@ for _ in $(seq 240); do [ -s "$WORK/rc" ] && break; sleep 0.25; done  # quitting
 SESSION="$SESSION-js"
 VERDICTS="$XDG_CACHE_HOME/specedit/grammars.json"
 tmux new-session -d -s "$SESSION" -x 80 -y 24 \
-    "cd '$REPO' && '$SPECEDIT' greet.js --model smollm2; echo \$? >'$WORK/rc-js'; sleep 600"
+    "cd '$REPO' && $ENV '$SPECEDIT' greet.js --model smollm2; echo \$? >'$WORK/rc-js'; sleep 600"
 wait_for "Hello" 20
 for _ in $(seq 40); do grep -q '"javascript' "$VERDICTS" 2>/dev/null && break; sleep 0.5; done
 grep -q '"javascript.*true' "$VERDICTS" || fail "the javascript grammar was not probed safe: $(cat "$VERDICTS")"
