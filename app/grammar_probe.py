@@ -80,9 +80,8 @@ def grammar_is_safe(language: str) -> bool:
 
     Blocking (about a second): call it from a thread worker, never from the event loop.
     """
-    key = probe_key(language)
     with _lock:  # two files of one language opened in a row: one probe
-        known = _load().get(key)
+        known = cached_verdict(language)
         if known is not None:
             return known
         try:
@@ -97,7 +96,7 @@ def grammar_is_safe(language: str) -> bool:
         except (OSError, subprocess.TimeoutExpired):
             safe = False
         verdicts = _load()
-        verdicts[key] = safe
+        verdicts[probe_key(language)] = safe
         try:
             verdicts_path().parent.mkdir(parents=True, exist_ok=True)
             atomic_write_text(verdicts_path(), json.dumps(verdicts, indent=1, sort_keys=True) + "\n")

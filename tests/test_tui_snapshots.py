@@ -26,7 +26,7 @@ def _private_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     # Highlight at once: the grammar probe (tests/test_tui_grammars.py) would otherwise race the shot.
-    monkeypatch.setattr("app.widgets.code_view.cached_verdict", lambda _language: True)
+    monkeypatch.setattr("app.widgets.code_view.grammar_is_safe", lambda _language: True)
 
 
 def _app(tmp_path: Path, theme: str) -> SpeceditApp:
@@ -41,7 +41,14 @@ async def _settled(pilot) -> None:  # noqa: ANN001
     for _ in range(1000):
         await pilot.pause(0.01)
         busy = any(w.is_running and w.group in ("file", "grammar", "git", "generate") for w in app.workers)
-        if not busy and app.main.current is not None and app.main.query_one("#picker").root.children:
+        code = app.main.code
+        highlighted = code.language == code.wanted_language
+        if (
+            not busy
+            and highlighted
+            and app.main.current is not None
+            and app.main.query_one("#picker").root.children
+        ):
             return
 
 

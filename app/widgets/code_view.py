@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.widgets import TextArea
 from textual.widgets.text_area import Selection as TextSelection
 
-from app.grammar_probe import cached_verdict, grammar_is_safe
+from app.grammar_probe import grammar_is_safe
 from decoding.prompts import language_for
 from decoding.selection import Selection, enclosing_selection
 
@@ -55,11 +55,7 @@ class CodeView(TextArea):
         self.path, self._picked = path, None
         self.border_title = path.name
         if self.wanted_language is not None:
-            verdict = cached_verdict(self.wanted_language)
-            if verdict is None:
-                self._probe(self.wanted_language)
-            elif verdict:
-                self.language = self.wanted_language
+            self._probe(self.wanted_language)  # a cached verdict comes back at once, read off the loop
 
     def action_select_definition(self) -> None:
         if self.path is None:
