@@ -13,6 +13,7 @@ set -euo pipefail
 SPECEDIT=${SPECEDIT:-specedit}
 TIMEOUT=${SMOKE_TIMEOUT:-300}
 SESSION="specedit-smoke-$$"
+FIRST=$SESSION
 INSTRUCTION="add type hints to add"
 
 skip() { echo "SKIP: $*" >&2; exit 77; }
@@ -26,8 +27,8 @@ models_dir=$("$PYTHON" -c "from decoding.models.store import models_dir; print(m
 
 WORK=$(mktemp -d)
 cleanup() {
-    tmux kill-session -t "$SESSION" 2>/dev/null || true
-    tmux kill-session -t "$SESSION-js" 2>/dev/null || true
+    tmux kill-session -t "$FIRST" 2>/dev/null || true
+    tmux kill-session -t "$FIRST-js" 2>/dev/null || true
     [ "${SMOKE_KEEP:-}" = 1 ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -122,7 +123,7 @@ for _ in $(seq 240); do [ -s "$WORK/rc" ] && break; sleep 0.25; done  # quitting
 [ "$(cat "$WORK/rc" 2>/dev/null)" = 0 ] || fail "specedit did not exit cleanly (rc=$(cat "$WORK/rc" 2>/dev/null))"
 
 # A JavaScript file at 80x24: its grammar is probed in a child process, then used; the app must survive.
-SESSION="$SESSION-js"
+SESSION="$FIRST-js"
 VERDICTS="$XDG_CACHE_HOME/specedit/grammars.json"
 tmux new-session -d -s "$SESSION" -x 80 -y 24 \
     "cd '$REPO' && $ENV '$SPECEDIT' greet.js --model smollm2; echo \$? >'$WORK/rc-js'; sleep 600"
