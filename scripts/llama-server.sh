@@ -24,7 +24,7 @@ serve options:
   --port N        port (default 8080)
   --alias NAME    the model name clients send (default: specedit)
   --draft MODEL   speculative decoding with a draft model (same vocabulary as MODEL)
-  --draft-max N   most tokens drafted per step (default 16)
+  --draft-max N   most tokens drafted per step, by the draft model or the n-gram lookup (default 16)
   --ngram         speculative decoding by n-gram lookup in the prompt and output (no draft model)
   --ctx N         context size in tokens (default 8192)
   --threads N     CPU threads (default: all cores)
@@ -166,8 +166,12 @@ do_serve() {
   bin=$(do_build)
   local args=(-m "$model" --host 127.0.0.1 --port "$port" -a "$alias" -c "$ctx" -t "$threads" --jinja
     --no-webui)
-  [ -n "$draft" ] && args+=(-md "$draft" --draft-max "$draft_max" --draft-min 1 -td "$threads")
-  [ "$ngram" = 1 ] && args+=(--spec-type ngram-simple --draft-max "$draft_max")
+  # The type must be named: without it this llama.cpp loads the draft and never uses it (measured:
+  # /slots said speculative=false).
+  [ -n "$draft" ] && args+=(-md "$draft" --spec-type draft-simple --spec-draft-n-max "$draft_max" -td "$threads")
+  # An edit copies runs of the file: a 3-token match is enough to propose the next draft_max tokens.
+  [ "$ngram" = 1 ] && args+=(--spec-type ngram-simple --spec-ngram-simple-size-n 3
+    --spec-ngram-simple-size-m "$draft_max")
   exec "$bin" "${args[@]}" "$@"
 }
 
