@@ -218,3 +218,28 @@ def test_builtin_gguf_on_llamacpp_lookup_equals_regular() -> None:
     regular, lookup = out["regular"], out["lookup"]
     assert lookup[0] == regular[0] and len(regular[0]) > 20
     assert lookup[1] < regular[1]
+
+
+_BITS_SCRIPT = """
+import sys, torch
+from decoding.models.load import load_models
+models = load_models("smollm2", device="cpu", engine="llamacpp")
+ids = models.tokenizer(open("examples/inventory.py").read(), add_special_tokens=False)["input_ids"][:164]
+steps, batched = models.target, type(models.target)(models.target.path, context=2048)
+steps.forward(ids[:100], keep=1)
+one_by_one = torch.stack([steps.forward([t], keep=1)[0] for t in ids[100:]])
+batched.forward(ids[:100], keep=1)
+sys.exit(0 if torch.equal(batched.forward(ids[100:], keep=64), one_by_one) else 3)
+"""
+
+
+@pytest.mark.slow
+def test_builtin_long_verify_is_bit_identical_to_single_steps() -> None:
+    """On the quantized builtin, llama.cpp micro-batches stay below the size (64) where its kernels
+    change path, so a 64-token verify computes exactly the logits of 64 one-token steps."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _BITS_SCRIPT], capture_output=True, text=True, timeout=600, check=False
+    )
+    if "FetchError" in proc.stderr:
+        pytest.skip(f"!!! BUILTIN MODEL UNAVAILABLE (run `specedit models --fetch`) !!! {proc.stderr[-300:]}")
+    assert proc.returncode == 0, proc.stderr[-2000:] or "logits differ"

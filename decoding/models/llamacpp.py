@@ -31,6 +31,12 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CONTEXT = 32768  # tokens; capped by the model's training context
 BATCH = 512  # tokens per llama_decode (and per prefill chunk)
+# Tokens per compute graph (llama.cpp splits a batch into such micro-batches). Measured on this build
+# (docs/benchmarks.md): logits of a position fed in a micro-batch of < 64 tokens are bit-identical to
+# feeding it alone, with 1 or 2 threads; from 64 tokens on a different kernel path changes the last
+# bits (up to 1.0 in a logit). Below that threshold, a verify of any length and a prefill in any
+# chunks compute exactly what one-token regular decoding computes: losslessness holds bit for bit.
+MICRO_BATCH = 48
 _GGML_LOG_ERROR = 4
 
 
@@ -88,7 +94,7 @@ class LlamaCppModel:
             raise ModelError(f"llama.cpp could not load {path} (not a GGUF it supports, or damaged).")
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = min(context, llama_cpp.llama_model_n_ctx_train(self._model)) or context
-        params.n_batch = params.n_ubatch = BATCH
+        params.n_batch, params.n_ubatch = BATCH, MICRO_BATCH
         params.n_seq_max = 1
         params.n_threads = params.n_threads_batch = threads or default_threads()
         params.no_perf = True
