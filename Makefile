@@ -8,7 +8,7 @@ setup:
 # The demo works on a copy of examples/ in its own git repository (.demo/, ignored here), so edits
 # and their commits never land in specedit's own history.
 run: setup
-	.venv/bin/specedit models --fetch
+	.venv/bin/specedit models --fetch qwen-coder-1.5b
 	[ -d .demo/.git ] || (cp -r examples .demo && git -C .demo init -q && git -C .demo add -A && \
 		git -C .demo -c user.name=specedit -c user.email=specedit@localhost commit -qm "examples")
 	.venv/bin/specedit .demo

@@ -27,14 +27,15 @@ def add_model_options(parser: argparse.ArgumentParser, method: bool = True, back
     g.add_argument(
         "--model",
         default=argparse.SUPPRESS,
-        help="target model: builtin alias (smollm2), local dir, .gguf file or hub id "
+        help="target model: builtin alias (qwen-coder-1.5b, qwen-coder-0.5b, smollm2), local dir, .gguf "
+        "file or hub id "
         f"(default: {_DEFAULTS.model})",
     )
     g.add_argument(
         "--draft",
         default=argparse.SUPPRESS,
-        help="draft model (same tokenizer as the target); default: self-speculative early exit "
-        "of the target's first layers",
+        help="draft model (same tokenizer as the target), or none; default: qwen-coder-0.5b for "
+        "qwen-coder-1.5b, else self-speculative early exit of the target's first layers",
     )
     g.add_argument("--device", default=argparse.SUPPRESS, help="auto, cpu, cuda, cuda:N (default: auto)")
     g.add_argument(

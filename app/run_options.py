@@ -19,7 +19,7 @@ from pathlib import Path
 from app.config_file import find_repo_config, read_config
 from common.paths import user_config_path
 
-DEFAULT_MODEL = "smollm2"
+DEFAULT_MODEL = "qwen-coder-1.5b"  # measured: the smallest builtin that edits (docs/benchmarks.md)
 
 
 @dataclass(frozen=True)
