@@ -9,8 +9,10 @@ reaches the review, the file and the commit, and that every failure ends cleanly
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -263,3 +265,18 @@ def test_prompt_longer_than_the_context_is_the_servers_error(
     assert code == 5
     assert "context" in capsys.readouterr().err.lower()
     assert (repo / "calc.py").read_text() == LONG_FILE
+
+
+@pytest.mark.parametrize("speculation", [["--ngram"], ["--draft", "smollm2"]], ids=["ngram", "draft"])
+def test_speculating_server_speculates_and_keeps_the_greedy_answer(
+    server: LlamaServer, logs: Path, speculation: list[str]
+) -> None:
+    """The script's speculation flags reach llama.cpp (it once loaded a draft and never used it)."""
+    request = EditRequest("calc.py", ORIGINAL, INSTRUCTION)
+    plain = list(backend(server.url, max_tokens=40).stream(request))[-1]
+    with LlamaServer(logs, *speculation) as fast:
+        with urllib.request.urlopen(f"http://127.0.0.1:{fast.port}/slots", timeout=10) as response:
+            slots = json.loads(response.read())
+        answer = list(backend(fast.url, max_tokens=40).stream(request))[-1]
+    assert all(slot["speculative"] for slot in slots)
+    assert isinstance(plain, Done) and isinstance(answer, Done) and answer.text == plain.text
