@@ -187,7 +187,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if not items:
         raise UsageError(f"the dataset {args.dataset} has no items")
-    models = load_models_for(options, StderrProgress())
+    # transformers' generate() baselines need torch weights: with them, `auto` means torch for everyone.
+    baselines = [m for m in methods if m in bench.HF_METHODS]
+    if baselines and options.engine == "llamacpp":
+        raise UsageError(
+            f"{', '.join(baselines)} run transformers' generate(): drop them or use --engine torch"
+        )
+    models = load_models_for(options, StderrProgress(), engine="torch" if baselines else None)
     if args.draft_adapter is not None:
         from decoding.personal.tune import use_tuned_draft
 
