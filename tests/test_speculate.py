@@ -242,3 +242,18 @@ def test_bad_input_is_refused() -> None:
         SpecConfig(method="beam")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="micro_draft_tokens"):
         SpecConfig(micro_draft_tokens=0)
+
+
+@pytest.mark.parametrize("method", ["regular", "lookup", "multilayer"])
+def test_torch_prefix_reuse_is_lossless(method: str) -> None:
+    """A kept torch cache serves a follow-up prompt: only the new tail is prefilled, output as cold."""
+    from decoding.engine.kv import CachedModel
+
+    first, second = [5, 6, 7, 8, 9, 10, 11, 12], [5, 6, 7, 8, 9, 40, 41]
+    config = SpecConfig(method=method, max_new_tokens=24, draft_min_prob=0.0)  # type: ignore[arg-type]
+    ref = reference(0, tuple(second))
+    target, draft = CachedModel(lively_llama(0)), CachedModel(noisy_copy(0))
+    check_events(list(edit_stream(target, draft, TOKENIZER, first, ref, config)))
+    done = check_events(list(edit_stream(target, draft, TOKENIZER, second, ref, config)))
+    assert list(done.token_ids) == expected_output(ref, {EOS}, 24)
+    assert done.stats.reused_prompt_tokens == 5
