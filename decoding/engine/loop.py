@@ -37,7 +37,6 @@ from decoding.models.store import ModelError
 log = logging.getLogger(__name__)
 
 
-
 class StopText:
     """Finds the token that completes the stop text (the answer's closing fence) in committed output.
 
