@@ -33,9 +33,10 @@ DEFAULT_CONTEXT = 32768  # tokens; capped by the model's training context
 BATCH = 512  # tokens per llama_decode (and per prefill chunk)
 # Tokens per compute graph (llama.cpp splits a batch into such micro-batches). Measured on this build
 # (docs/benchmarks.md): logits of a position fed in a micro-batch of < 64 tokens are bit-identical to
-# feeding it alone, with 1 or 2 threads; from 64 tokens on a different kernel path changes the last
-# bits (up to 1.0 in a logit). Below that threshold, a verify of any length and a prefill in any
-# chunks compute exactly what one-token regular decoding computes: losslessness holds bit for bit.
+# feeding it alone with 1 thread (not always with 2: see default_threads); from 64 tokens on a
+# different kernel path changes the last bits (up to 1.0 in a logit). Below that threshold, a verify
+# of any length and a prefill in any chunks compute exactly what one-token regular decoding
+# computes: losslessness holds bit for bit.
 MICRO_BATCH = 48
 _GGML_LOG_ERROR = 4
 
@@ -70,11 +71,17 @@ def _route_logs(llama_cpp: Any) -> None:
 
 
 def default_threads() -> int:
-    """The CPUs this process may use (a container's affinity, not the host's core count)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return os.cpu_count() or 1
+    """One thread unless ``$SPECEDIT_LLAMA_THREADS`` asks for more: losslessness before speed.
+
+    Measured (docs/benchmarks.md): with 2 threads the builtin's lookup output left regular's at token
+    71 of an edit of examples/inventory.py (llama.cpp splits batched and single-token work over
+    threads differently, so the last bits differ); with 1 thread every verify is bit-identical to
+    one-token decoding. On this 2-core box one thread was also the faster setting under load.
+    """
+    value = os.environ.get("SPECEDIT_LLAMA_THREADS", "").strip()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    return 1
 
 
 class LlamaCppModel:
