@@ -682,3 +682,14 @@ async def test_file_picker_shows_what_can_be_edited(repo: Path) -> None:
         assert shown == {".gitignore", "README.md", "calc.py"}
         assert app.focused is tree
         assert isinstance(app.screen, MainScreen)
+
+
+async def test_ignored_file_is_refused_before_the_model_runs(repo: Path) -> None:
+    (repo / ".gitignore").write_text("secret.py\n")
+    (repo / "secret.py").write_text(ORIGINAL)
+    backend = ScriptedBackend()
+    app = make_app(repo / "secret.py", backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(app, pilot)
+        assert "ignored" in notes(app)
+        assert backend.requests == []

@@ -419,6 +419,8 @@ class MainScreen(Screen[None]):
         """
         if disk is not None:
             _refuse_if_changed(*disk)
+            if self.repo is not None:  # an ignored, read-only or mid-rebase file: say so before a model runs
+                self.repo.check_editable(disk[0])
         failure: list[BaseException] = []
         runner = threading.Thread(
             target=self._run_model,
