@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 from textual.content import Content
 
+from app.generation import run_generation
 from app.hunk_edit import HunkEditError, hunk_text, parse_hunk_text
 from app.live import REJECT_FLASH_S, LiveText
+from app.messages import LiveFrame
 from app.review import ReviewState
 from app.widgets.file_picker import visible_paths
 from app.widgets.status_bar import layer_legend, status_content
-from decoding.events import Span, Stats
+from decoding.events import Prefill, Span, Stats
 from tests.tui_support import ORIGINAL, PROPOSAL, make_repo
 from themes.specedit import LAYER_STYLE, REJECTED_STYLE
 from vcs.hunks import apply_hunks, compute_hunks
@@ -188,3 +191,14 @@ def test_first_frame_does_not_import_torch() -> None:
     code = "import sys, app.tui, app.commands.open; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_a_long_prefill_is_shown_as_reading_progress() -> None:
+    posted: list[object] = []
+    events = iter([Prefill(512, 2048), Prefill(1024, 2048)])
+    run_generation(1, events, ORIGINAL, threading.Event(), posted.append)
+    frames = [m.content.plain for m in posted if isinstance(m, LiveFrame)]
+    assert frames == [
+        "Reading the file… 25% of 2048 prompt tokens",
+        "Reading the file… 50% of 2048 prompt tokens",
+    ]
