@@ -201,29 +201,24 @@ def run_bench(
     """
     variants: list[tuple[str, dict[str, int]]] = [(m, {}) for m in methods if m != "regular"]
     variants += [("multilayer", cfg) for cfg in grid]
+    plan = [("regular", {}), *variants]
     if warmup and items:
-        for method, cfg in [("regular", {}), *variants]:
+        for method, cfg in plan:
             runner.run(items[0], method, cfg)
     results: list[MethodRun] = []
-    total = len(items) * (1 + len(variants))
-    done = 0
     for item in items:
-        ref_ids, ref = runner.run(item, "regular")
-        results.append(ref)
-        if on_answer:
-            on_answer(item, ref, ref_ids)
-        done += 1
-        if on_progress:
-            on_progress(done, total, f"{item.id} regular")
-        for method, cfg in variants:
+        ref_ids: list[int] | None = None
+        for method, cfg in plan:
             ids, run = runner.run(item, method, cfg)
-            run.identical, run.first_diff = compare(ref_ids, ids)
+            if ref_ids is None:
+                ref_ids = ids  # regular: the reference every other method is compared with
+            else:
+                run.identical, run.first_diff = compare(ref_ids, ids)
             results.append(run)
             if on_answer:
                 on_answer(item, run, ids)
-            done += 1
             if on_progress:
-                on_progress(done, total, f"{item.id} {method}")
+                on_progress(len(results), len(items) * len(plan), f"{item.id} {method}")
     return results
 
 
