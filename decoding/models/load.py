@@ -129,10 +129,7 @@ def load_models(
 
     target_path = _local_checkpoint(target_src, report)
     draft_path = _local_checkpoint(draft_src, report) if draft_src else None
-    tokenizer = _load_tokenizer(target_path, target_src, report)
-    if draft_src is not None:
-        draft_tokenizer = _load_tokenizer(draft_path, draft_src, report)
-        _check_same_tokenizer(tokenizer, draft_tokenizer, target_src, draft_src)
+    tokenizer = _shared_tokenizer(target_path, target_src, draft_path, draft_src, report)
 
     target_dtype = _pick_dtype(dtype, dev)
     sizes = [(target_src.name, target_path, target_dtype, four_bit)]
@@ -152,6 +149,25 @@ def load_models(
         target_name=target_src.name,
         draft_name=draft_src.name if draft_src else None,
     )
+
+
+def _shared_tokenizer(
+    target_path: str,
+    target_src: ModelSource,
+    draft_path: str | None,
+    draft_src: ModelSource | None,
+    progress: Progress,
+) -> PreTrainedTokenizerBase:
+    """The target's tokenizer, after checking that the draft (if any) tokenizes the same way.
+
+    Speculation compares token ids, so a draft with another vocabulary would be rejected at every
+    position: refuse it at load time with both names, whichever engine runs either model.
+    """
+    tokenizer = _load_tokenizer(target_path, target_src, progress)
+    if draft_src is not None and draft_path is not None:
+        draft_tokenizer = _load_tokenizer(draft_path, draft_src, progress)
+        _check_same_tokenizer(tokenizer, draft_tokenizer, target_src, draft_src)
+    return tokenizer
 
 
 def _silent(message: str, fraction: float | None) -> None:
@@ -195,12 +211,11 @@ def _load_with_llamacpp(
     """A llama.cpp target; the draft too when it is a GGUF, else a torch draft on ``dev``."""
     from decoding.models.llamacpp import LlamaCppModel
 
-    tokenizer = _load_tokenizer(str(target_gguf), target_src, progress)
     draft_model: PreTrainedModel | LlamaCppModel | None = None
+    draft_path = None
     if draft_src is not None:
         draft_path = str(draft_gguf) if draft_gguf else _local_checkpoint(draft_src, progress)
-        draft_tokenizer = _load_tokenizer(draft_path, draft_src, progress)
-        _check_same_tokenizer(tokenizer, draft_tokenizer, target_src, draft_src)
+    tokenizer = _shared_tokenizer(str(target_gguf), target_src, draft_path, draft_src, progress)
     progress(f"loading {target_src.name} ({target_gguf.name}) with llama.cpp", None)
     target = LlamaCppModel(target_gguf)
     if draft_src is not None and draft_gguf is not None:
