@@ -168,15 +168,21 @@ def test_a_prompt_beyond_the_context_is_a_model_error(ggufs: dict[str, Path]) ->
     assert f"context of {lm.context} tokens" in events[-1].message
 
 
-def test_load_models_picks_the_engine(ggufs: dict[str, Path], tiny_model_dir: Path) -> None:
+def test_load_models_picks_the_engine(
+    ggufs: dict[str, Path], tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from decoding.models.load import load_models
 
+    # the torch engine converts the GGUF into the model cache: a private one, not the user's
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     loaded = load_models(str(ggufs["target"]), device="cpu", engine="auto")
     assert loaded.engine == "llama.cpp" and isinstance(loaded.target, LlamaCppModel)
     assert loaded.describe() == "target.gguf · F32 · llama.cpp · cpu"
     assert loaded.tokenizer.get_vocab() == TOKENIZER.get_vocab()
     torch_loaded = load_models(str(ggufs["target"]), device="cpu", engine="torch")
     assert torch_loaded.engine == "torch" and torch_loaded.describe() == "target.gguf · float32 · cpu"
+    converted = (tmp_path / "cache" / "specedit" / "models").iterdir()
+    assert [p.name.split("-")[0] for p in converted] == ["target"]
     with pytest.raises(ModelError, match="--engine torch"):
         load_models(str(tiny_model_dir), device="cpu", engine="llamacpp")
     with pytest.raises(ModelError, match="Unknown engine"):
