@@ -26,6 +26,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import torch
+from transformers import DynamicCache
+
+from decoding.engine.kv import CACHE_ARG
 
 _OPENAI_FIELDS = {
     "model",
@@ -132,8 +135,9 @@ class ChatServer:
         eos = self.tokenizer.eos_token_id
         generated: list[int] = []
         sent = ""
+        cache = DynamicCache(config=self.model.config)
         with torch.inference_mode():
-            out = self.model(ids, use_cache=True)
+            out = self.model(ids, use_cache=True, **{CACHE_ARG: cache})
             for _ in range(max_tokens):
                 token = int(out.logits[0, -1].argmax())
                 if token == eos:
@@ -145,7 +149,7 @@ class ChatServer:
                     sent = text
                 else:
                     yield "", token
-                out = self.model(torch.tensor([[token]]), past_key_values=out.past_key_values, use_cache=True)
+                out = self.model(torch.tensor([[token]]), use_cache=True, **{CACHE_ARG: cache})
         text = self.tokenizer.decode(generated)
         assert text.startswith(sent), "decoded text must only grow"
         if text != sent:

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from app.cli import main
+from decoding.engine.kv import CachedModel
 from decoding.models.early_exit import early_exit_draft
 from decoding.models.load import LoadedModels
 from decoding.personal.log import EditLog, EditRecord
@@ -140,15 +141,14 @@ def test_adapter_metadata_and_tuned_draft_name(tuned: tuple) -> None:
 
 def test_tuned_draft_serves_cached_incremental_decoding(tuned: tuple) -> None:
     """The engine feeds the draft through a KV cache; the merged model must behave like any causal LM."""
-    from transformers import DynamicCache
-
     target, _, adapter_dir, _, _ = tuned
     draft = load_tuned_draft(target, adapter_dir)
-    cache = DynamicCache(config=draft.config)
+    cached = CachedModel(draft)
     with torch.no_grad():
         full = draft(PROBE).logits[0, -1]
-        draft(PROBE[:, :-5], past_key_values=cache, use_cache=True)
-        last = draft(PROBE[:, -5:], past_key_values=cache, use_cache=True, logits_to_keep=1).logits[0, -1]
+    prompt = PROBE[0].tolist()
+    cached.forward(prompt[:-5], keep=1)
+    last = cached.forward(prompt[-5:], keep=1)[-1]
     assert torch.allclose(full, last, atol=1e-4)
 
 

@@ -13,6 +13,7 @@ embeddings, final norm and LM head (which LoRA never touches) are shared to save
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -21,7 +22,7 @@ import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -111,7 +112,7 @@ def early_exit_copy(target: nn.Module, k: int | None = None) -> nn.Module:
 
     ``k`` defaults to the engine's self-speculative depth. The copy computes exactly what
     :func:`decoding.models.early_exit.early_exit_draft` computes, exposes the usual
-    ``forward(input_ids, past_key_values=..., use_cache=True) -> .logits`` interface, and can take a
+    ``forward(input_ids, cache=..., use_cache=True) -> .logits`` interface, and can take a
     LoRA adapter without any effect on ``target``.
     """
     if getattr(target, "hf_quantizer", None) is not None or getattr(target, "is_quantized", False):
@@ -190,6 +191,19 @@ def output_tokens(examples: Sequence[Example]) -> list[torch.Tensor]:
 ProgressFn = Callable[[int, int, float], None]  # (step, steps, loss)
 
 
+@contextlib.contextmanager
+def _peft_wrapping() -> Iterator[None]:
+    """Hide the one FutureWarning that peft's ``PeftModel.__init__`` itself triggers.
+
+    peft (up to 0.21 at least) reads ``model.is_gradient_checkpointing``, which transformers 5.x
+    deprecates; a user can do nothing about it, and our own code never calls it. Only that message is
+    filtered, only around peft's wrapping, so any other warning still reaches the user.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
+
+
 def train_lora(
     draft: nn.Module, examples: Sequence[Example], config: TuneConfig, progress: ProgressFn | None = None
 ) -> nn.Module:
@@ -206,8 +220,7 @@ def train_lora(
         target_modules=layer_linear_names(draft),
         task_type="CAUSAL_LM",
     )
-    with warnings.catch_warnings():  # peft calls a transformers API deprecated in 5.x; not ours to fix
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    with _peft_wrapping():
         model = get_peft_model(draft, lora)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -267,7 +280,8 @@ def load_tuned_draft(base: nn.Module, adapter_dir: Path) -> nn.Module:
     meta = read_metadata(adapter_dir)
     k = meta.get("k")
     module = early_exit_copy(base, int(k)) if meta.get("draft") == SELF_DRAFT else base
-    tuned = PeftModel.from_pretrained(module, str(adapter_dir))
+    with _peft_wrapping():
+        tuned = PeftModel.from_pretrained(module, str(adapter_dir))
     return tuned.merge_and_unload().eval()
 
 
