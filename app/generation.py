@@ -17,6 +17,7 @@ from textual.message import Message
 
 from app.live import LiveText
 from app.messages import CutOffReached, GenerationFailed, LiveFrame, ProposalReady
+from app.progress import format_prefill
 from decoding.events import Done, Error, Event, Prefill, Span, Stats
 from decoding.personal.cache import EditCache
 from decoding.request import EditBackend, EditRequest
@@ -62,8 +63,7 @@ def run_generation(
                 restart = False
             live.add(item, now)
         elif isinstance(item, Prefill):
-            text = f"Reading the file… {item.fraction:.0%} of {item.total} prompt tokens"
-            post(LiveFrame(generation, Content.styled(text, "dim"), stats))
+            post(LiveFrame(generation, Content.styled(format_prefill(item), "dim"), stats))
             continue
         elif isinstance(item, Stats):
             stats = item

@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TextIO
 
-from decoding.events import LAYERS, Stats
+from decoding.events import LAYERS, Prefill, Stats
 
 
 class StderrProgress:
@@ -41,6 +41,11 @@ class StderrProgress:
             self.stream.write("\n")
             self.stream.flush()
             self._open_line = False
+
+
+def format_prefill(event: Prefill) -> str:
+    """The wait before the first token, worded alike in the TUI and on stderr: a long file is read first."""
+    return f"Reading the file… {event.fraction:.0%} of {event.total} prompt tokens"
 
 
 def format_stats(stats: Stats) -> str:

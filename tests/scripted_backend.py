@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from decoding.events import Done, Error, Event, Span, Stats
+from decoding.events import Done, Error, Event, Prefill, Span, Stats
 from decoding.request import EditRequest
 
 
@@ -24,6 +24,7 @@ class ScriptedBackend:
     delay: float = 0.0
     fail_with: str | None = None
     budget: int | None = None  # characters per run; a longer answer is cut with stop_reason="max_new_tokens"
+    prefill: int = 0  # prompt tokens reported read (two Prefill events, half and all) before the answer
     requests: list[EditRequest] = field(default_factory=list)
 
     def describe(self) -> str:
@@ -37,6 +38,9 @@ class ScriptedBackend:
         if self.fail_with is not None:
             yield Error(self.fail_with, kind="load")
             return
+        if self.prefill:
+            yield Prefill(self.prefill // 2, self.prefill)
+            yield Prefill(self.prefill, self.prefill)
         answer = self.answers[min(len(self.requests) - 1, len(self.answers) - 1)]
         answer = answer.removeprefix(request.prefix)  # a continuation streams only what follows
         cut = self.budget is not None and len(answer) > self.budget

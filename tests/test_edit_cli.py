@@ -3,7 +3,9 @@ scripted answers for what a real model does wrong (the regression tests of issue
 
 from __future__ import annotations
 
+import itertools
 import subprocess
+from types import SimpleNamespace
 
 import pytest
 
@@ -53,9 +55,10 @@ def answers(monkeypatch):
     """Make ``specedit edit`` talk to a ScriptedBackend; returns a setter for its answers."""
     backend = ScriptedBackend([])
 
-    def use(*scripted: str, budget: int | None = None) -> ScriptedBackend:
+    def use(*scripted: str, budget: int | None = None, prefill: int = 0) -> ScriptedBackend:
         backend.answers[:] = scripted
         backend.budget = budget
+        backend.prefill = prefill
         return backend
 
     monkeypatch.setattr("app.backends.make_backend", lambda *args, **kwargs: backend)
@@ -84,6 +87,19 @@ def test_edit_prints_diff_and_writes_nothing_without_yes(answers, repo, capsys):
     out = capsys.readouterr()
     assert out.out.startswith("--- a/m.py") and "+    return 2" in out.out
     assert (repo / "m.py").read_text() == ORIGINAL and commits(repo) == 1
+
+
+def test_reading_a_long_file_shows_progress_on_stderr_only(answers, repo, capsys, monkeypatch):
+    """The minutes a CPU spends reading a long file before the first token are not silent."""
+    answers("def f():\n    return 2\n```\n", prefill=4000)
+    clock = itertools.count(step=2.0)  # every progress line is due (piped stderr: at most one a second)
+    monkeypatch.setattr("app.progress.time", SimpleNamespace(monotonic=lambda: next(clock)))
+    assert scripted_edit(repo / "m.py") == 0
+    out = capsys.readouterr()
+    err_lines = out.err.splitlines()
+    assert "Reading the file… 50% of 4000 prompt tokens" in err_lines
+    assert "Reading the file… 100% of 4000 prompt tokens" in err_lines
+    assert "Reading" not in out.out and out.out.startswith("--- a/m.py")
 
 
 def test_edit_with_yes_commits_the_proposal(answers, repo, capsys):

@@ -151,12 +151,14 @@ def _selection(text: str, rel: str, lines: tuple[int, int] | None, symbol: str |
 
 def _proposal(events: Iterable[object], progress: StderrProgress) -> Proposal | None:
     """The run's Proposal (None when cancelled); a cut-off or refused answer raises ProposalRefused."""
-    from app.progress import format_stats
-    from decoding.events import Done, Error, Stats
+    from app.progress import format_prefill, format_stats
+    from decoding.events import Done, Error, Prefill, Stats
     from decoding.session import CutOff, Proposal
 
     for event in events:
-        if isinstance(event, Stats):
+        if isinstance(event, Prefill):  # a long file: minutes of reading on a CPU before the first token
+            progress.line(format_prefill(event))
+        elif isinstance(event, Stats):
             progress.line(format_stats(event))
         elif isinstance(event, Done) and event.cancelled:
             progress.finish("cancelled")
