@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from textual.message import Message
+from textual.notifications import Notify
 from textual.worker import WorkerFailed
 
 from app.files import MAX_BYTES, FileRefused, read_editable
@@ -464,6 +465,23 @@ async def test_model_load_failure_is_shown_not_raised(repo: Path) -> None:
         assert "model load failed: no weights in the cache" in notes(app)
         assert app.main.query_one("#notes").has_class("error")
         assert app.main.review is None and app.main.cancel_event is None
+
+
+@pytest.mark.parametrize("size", [SIZE, (100, 30)])
+async def test_a_failure_shows_its_hint_on_a_line_of_its_own(repo: Path, size: tuple[int, int]) -> None:
+    """The real loader without --base-url for the openai backend: what to do is said, as on stderr."""
+    seen: list[Message] = []
+    app = SpeceditApp(repo / "calc.py", model_args(backend="openai", base_url=None))
+    async with app.run_test(size=size, message_hook=seen.append) as pilot:
+        await ask(app, pilot)
+        note = app.main.query_one("#notes")
+        assert notes(app).splitlines() == [
+            "model load failed: --backend openai needs --base-url (or $SPECEDIT_BASE_URL)",
+            "hint: e.g. --base-url http://127.0.0.1:8000/v1",
+        ]
+        assert note.has_class("error") and note.size.height == 2  # both lines in view, narrow too
+        toast = [m.notification for m in posted(seen, Notify)][-1]
+        assert toast.severity == "error" and toast.message == notes(app)
 
 
 async def test_backend_error_event_is_shown(repo: Path) -> None:

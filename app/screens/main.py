@@ -458,7 +458,8 @@ class MainScreen(Screen[None]):
             try:
                 self.backend = self.backend_factory(self.options, self._progress)
             except Exception as exc:  # any loader failure (missing file, OOM, bad option) is user-facing
-                raise ModelLoadFailed(f"model load failed: {exc}") from exc
+                hint = exc.hint if isinstance(exc, SpeceditError) else None  # what to do: keep it
+                raise ModelLoadFailed(f"model load failed: {exc}", hint=hint) from exc
             self.post_message(ModelReady(self.backend.describe()))
         return self.backend
 
@@ -544,7 +545,7 @@ class MainScreen(Screen[None]):
         if isinstance(error, FileChanged):
             self._offer_reload(str(error))
         elif isinstance(error, SpeceditError):
-            self.error(str(error) + (f" ({error.hint})" if error.hint else ""))
+            self.error(error.message, error.hint)
         else:
             what = WORKER_FAILURE.get(group, group)
             self.error(f"{what}: {type(error).__name__}: {error}")
@@ -633,7 +634,10 @@ class MainScreen(Screen[None]):
         notes.remove_class("error")
         notes.update(text)
 
-    def error(self, text: str) -> None:
+    def error(self, text: str, hint: str | None = None) -> None:
+        """The notes line and a toast; a hint (what to do about it) gets a line of its own, as on stderr."""
+        if hint:
+            text = f"{text}\nhint: {hint}"
         notes = self.query_one("#notes", Static)
         notes.add_class("error")
         notes.update(text)
