@@ -274,6 +274,69 @@ async def test_follow_up_instruction_refines_the_proposal_under_review(repo: Pat
         assert message.startswith(INSTRUCTION) and "also sub" in message
 
 
+async def refine_and_wait(app: SpeceditApp, pilot, seen: list[Message], instruction: str) -> None:  # noqa: ANN001
+    """Send a follow-up instruction and wait until its generation streams."""
+    frames = len(posted(seen, LiveFrame))
+    app.main.instruction_box.focus()
+    app.main.instruction_box.value = instruction
+    await pilot.press("enter")
+    for _ in range(200):  # polling until the model thread streams (no timing assertion)
+        await pilot.pause(0.01)
+        if len(posted(seen, LiveFrame)) > frames:
+            break
+    assert app.main.cancel_event is not None and app.main.review is None
+
+
+async def test_cancelling_a_refinement_goes_back_to_the_review_it_refined(repo: Path) -> None:
+    seen: list[Message] = []
+    backend = ScriptedBackend()
+    app = make_app(repo / "calc.py", backend)
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        await ask(app, pilot)
+        await pilot.press("r")  # a decision that must survive the cancelled refinement
+        backend.hold = True
+        await refine_and_wait(app, pilot, seen, "also sub")
+        await pilot.press("escape")
+        assert app.main.cancel_event is None
+        assert app.main.proposal is not None and app.main.proposal.new_text == PROPOSAL
+        assert decisions(app) == ["rejected", "pending"] and app.main.conversation == (INSTRUCTION,)
+        assert "refinement cancelled; back to the previous proposal" in notes(app)
+        assert "conversation: add type hints to add ·" in str(app.main.query_one("#thread").render())
+        await settle(app, pilot)
+        assert app.main.review is not None and app.main.review_view.has_focus
+        await pilot.press("enter", "y")  # the restored review applies as it was left
+        await settle(app, pilot)
+        assert (repo / "calc.py").read_text() == SECOND_ONLY
+        assert git(repo, "log", "-1", "--format=%B").startswith(INSTRUCTION)
+
+
+async def test_a_failed_refinement_keeps_the_review_and_says_why(repo: Path) -> None:
+    backend = ScriptedBackend()
+    app = make_app(repo / "calc.py", backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(app, pilot)
+        backend.fail = "out of memory"
+        await ask(app, pilot, "also sub")
+        assert "oom: out of memory" in notes(app)
+        assert app.main.proposal is not None and app.main.proposal.new_text == PROPOSAL
+        assert decisions(app) == ["pending", "pending"] and app.main.conversation == (INSTRUCTION,)
+
+
+async def test_discarding_a_cut_off_refinement_goes_back_to_the_review(repo: Path) -> None:
+    backend = ScriptedBackend()
+    app = make_app(repo / "calc.py", backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(app, pilot)
+        backend.cut_at = 2
+        await ask(app, pilot, "also sub")
+        assert isinstance(app.screen, ChoiceScreen)
+        await pilot.press("d")
+        await settle(app, pilot)
+        assert app.main.proposal is not None and app.main.proposal.new_text == PROPOSAL
+        assert app.main.review is not None and app.main.conversation == (INSTRUCTION,)
+        assert "cut-off refinement was discarded; back to the previous proposal" in notes(app)
+
+
 async def test_instruction_history_is_per_file_visible_and_recalled(repo: Path) -> None:
     (repo / "other.py").write_text("x = 1\n")
     app = make_app(repo / "calc.py")

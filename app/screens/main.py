@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from textual import events, on, work
@@ -52,6 +53,7 @@ from app.widgets.history_input import HistoryInput
 from app.widgets.review_view import ReviewView
 from app.widgets.status_bar import StatusBar, layer_legend
 from common.errors import BackendFailure, Refused, SpeceditError
+from decoding.checks import Finding
 from decoding.events import Stats
 from decoding.models.store import Progress
 from decoding.personal.cache import EditCache, default_cache_path
@@ -74,6 +76,18 @@ WORKER_FAILURE = {
 
 class FileChanged(Refused):
     """The file on disk is not the text the edit was asked about."""
+
+
+@dataclass(frozen=True)
+class UnderReview:
+    """A proposal under review with the user's decisions so far: what a refinement that does not
+    finish (cancelled, failed, cut off and discarded) goes back to."""
+
+    proposal: Proposal
+    conversation: tuple[str, ...]
+    edit_region: Selection | None
+    review: ReviewState
+    findings: tuple[Finding, ...]
 
 
 class MainScreen(Screen[None]):
@@ -106,6 +120,7 @@ class MainScreen(Screen[None]):
         self.proposal: Proposal | None = None
         self.conversation: tuple[str, ...] = ()  # instructions that built the proposal under review
         self.cut: CutOff | None = None
+        self.refining: UnderReview | None = None  # the review a running follow-up instruction refines
         self.edit_region: Selection | None = None  # the lines the running or reviewed edit rewrites
         self.cancel_event: threading.Event | None = None
         self.generation = 0  # id of the newest generation; messages of older ones are dropped
@@ -375,15 +390,17 @@ class MainScreen(Screen[None]):
         box = self.instruction_box
         box.remember(instruction)
         box.value = ""
-        refining = self.proposal is not None and self.review is not None
+        proposal, review = self.proposal, self.review
         path = self._relative(self.current)
-        if refining:
-            assert self.proposal is not None
+        if proposal is not None and review is not None:
+            self.refining = UnderReview(
+                proposal, self.conversation, self.edit_region, review, self.review_view.findings
+            )
             earlier = self.conversation
-            request = EditRequest(path, self.proposal.new_text, instruction, earlier=earlier)
+            request = EditRequest(path, proposal.new_text, instruction, earlier=earlier)
             self.edit_region = None
         else:
-            earlier = ()
+            earlier, self.refining = (), None
             self.edit_region = self.code.selected_region()
             request = (
                 self.edit_region.request(path, instruction)
@@ -480,7 +497,7 @@ class MainScreen(Screen[None]):
         if not self._current(message.generation):
             return
         proposal = self.proposal = message.proposal
-        self.cancel_event = None
+        self.cancel_event, self.refining = None, None
         self.remove_class("-live")
         review = ReviewState(
             self.loaded_text, proposal.new_text, compute_hunks(self.loaded_text, proposal.new_text)
@@ -512,14 +529,15 @@ class MainScreen(Screen[None]):
         cut = self.cut
         if answer == "continue" and cut is not None and self.cancel_event is None:
             self._start_generation(cut.resume(), check_disk=False)
-        else:
+        elif not self._back_to_review("the cut-off refinement was discarded"):
             self._forget_proposal("Cut-off answer discarded; nothing was changed.")
 
     def on_generation_failed(self, message: GenerationFailed) -> None:
         if self._current(message.generation):
             self.cancel_event = None
             self.error(message.text)
-            self._forget_proposal("The generation failed; nothing was changed.")
+            if not self._back_to_review():
+                self._forget_proposal("The generation failed; nothing was changed.")
 
     def on_model_ready(self, message: ModelReady) -> None:
         self.model_label = message.label
@@ -555,7 +573,8 @@ class MainScreen(Screen[None]):
             return  # a cancelled generation ended while the next one waits for the model
         if self.cancel_event is not None and self.proposal is None and self.cut is None:
             self.cancel_event = None
-            self._forget_proposal("The generation ended without a proposal; nothing was changed.")
+            if not self._back_to_review():
+                self._forget_proposal("The generation ended without a proposal; nothing was changed.")
         self.cancel_event = None
         self.refresh_bindings()
 
@@ -578,8 +597,9 @@ class MainScreen(Screen[None]):
         for worker in self.workers:
             if worker.group == "generate":
                 worker.cancel()
-        self._forget_proposal("Generation cancelled; nothing was changed.")
-        self.note("generation cancelled; nothing was changed")
+        if not self._back_to_review("refinement cancelled"):
+            self._forget_proposal("Generation cancelled; nothing was changed.")
+            self.note("generation cancelled; nothing was changed")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "escape":
@@ -591,9 +611,31 @@ class MainScreen(Screen[None]):
     def _forget_proposal(self, hint: str) -> None:
         self.remove_class("-live")
         self.proposal, self.cut, self.conversation, self.edit_region = None, None, (), None
+        self.refining = None
         self.review_view.show_hint(hint)
         self._show_thread()
         self.refresh_bindings()
+
+    def _back_to_review(self, said: str = "") -> bool:
+        """Put the review that a refinement started from back, decisions included; False if none.
+
+        A follow-up instruction that does not end in a proposal must not cost the proposal it was
+        refining. ``said`` goes to the notes line (left alone without it: an error may be there).
+        """
+        earlier, self.refining = self.refining, None
+        if earlier is None:
+            return False
+        self.remove_class("-live")
+        self.proposal, self.cut = earlier.proposal, None
+        self.conversation, self.edit_region = earlier.conversation, earlier.edit_region
+        self.review_view.start_review(earlier.review, earlier.findings)
+        self.review_view.focus()
+        self._show_status(earlier.proposal.stats)
+        self._show_thread()
+        self.refresh_bindings()
+        if said:
+            self.note(f"{said}; back to the previous proposal · {earlier.review.summary()}")
+        return True
 
     @on(ReviewView.Dismissed)
     def _dismissed(self) -> None:
