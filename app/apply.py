@@ -10,13 +10,32 @@ from dataclasses import replace
 from pathlib import Path
 
 from common.redact import model_label
+from decoding.events import Stats
 from decoding.personal.cache import EditCache
 from decoding.personal.log import EditLog, EditRecord, default_log_path
-from decoding.request import EditRequest
+from decoding.request import EditBackend, EditRequest
 from decoding.session import Proposal
 from vcs.repo import EditMeta, EditRepo
 
 log = logging.getLogger(__name__)
+
+
+def edit_meta(backend: EditBackend, stats: Stats) -> EditMeta:
+    """What the commit records about how the edit was made: the method that ran, not the one asked for.
+
+    ``--method auto`` becomes lookup or multilayer only once the models are loaded, and an answer from
+    the edit cache ran no model at all; either way the history should say what happened.
+    """
+    method, engine = backend.method_and_engine()
+    return EditMeta(
+        model=backend.describe(),
+        method="cached" if stats.cached else method,
+        engine=engine,
+        new_tokens=stats.new_tokens,
+        chars_per_s=stats.chars_per_s,
+        tokens_per_s=stats.tokens_per_s,
+        speedup=stats.tokens_per_target_forward or None,
+    )
 
 
 def apply_proposal(

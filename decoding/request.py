@@ -39,6 +39,13 @@ class EditBackend(Protocol):
         """One line for the status bar: model, device, method."""
         ...
 
+    def method_and_engine(self) -> tuple[str, str]:
+        """The decoding method and the engine that produce the answers, ``auto`` already resolved.
+
+        Commits record these rather than the method asked for, which may say only ``auto``.
+        """
+        ...
+
     def identity(self) -> str:
         """What decides this backend's answers: model weights and precision, token budget (cache keys).
 

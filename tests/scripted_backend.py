@@ -25,10 +25,14 @@ class ScriptedBackend:
     fail_with: str | None = None
     budget: int | None = None  # characters per run; a longer answer is cut with stop_reason="max_new_tokens"
     prefill: int = 0  # prompt tokens reported read (two Prefill events, half and all) before the answer
+    ran: tuple[str, str] = ("lookup", "scripted")  # the method and engine it says produced the answers
     requests: list[EditRequest] = field(default_factory=list)
 
     def describe(self) -> str:
         return "scripted · test"
+
+    def method_and_engine(self) -> tuple[str, str]:
+        return self.ran
 
     def identity(self) -> str:
         return f"scripted · budget {self.budget or 'auto'}"

@@ -73,6 +73,17 @@ def scripted_edit(file, *extra, message="make f return 2"):
     return main(["edit", str(file), "-m", message, *extra])
 
 
+@pytest.mark.parametrize(("with_draft", "expected"), [(False, "lookup"), (True, "multilayer")])
+def test_auto_is_resolved_by_the_models_that_loaded(tiny_model_dir, with_draft, expected):
+    """What a commit records comes from here: ``auto`` is multilayer only with a real draft."""
+    from app.backends import make_backend
+    from app.run_options import RunOptions
+
+    draft = str(tiny_model_dir) if with_draft else None
+    options = RunOptions(model=str(tiny_model_dir), draft=draft, device="cpu", method="auto")
+    assert make_backend(options).method_and_engine() == (expected, "torch")
+
+
 def test_tiny_model_answer_is_refused_not_written(tiny_model_dir, repo, capsys):
     """The real pipeline: 12 random-weight tokens are no closed file block, so nothing is applied."""
     assert edit(tiny_model_dir, repo / "m.py", "--yes") == 3
@@ -103,12 +114,14 @@ def test_reading_a_long_file_shows_progress_on_stderr_only(answers, repo, capsys
 
 
 def test_edit_with_yes_commits_the_proposal(answers, repo, capsys):
-    answers("def f():\n    return 2\n```\n")
-    assert scripted_edit(repo / "m.py", "--yes", "--method", "multilayer") == 0
+    answers("def f():\n    return 2\n```\n").ran = ("multilayer", "llama.cpp")
+    assert scripted_edit(repo / "m.py", "--yes", "--method", "auto") == 0
     assert "applied and committed" in capsys.readouterr().err
     records = EditRepo.open(repo).log()
     assert [r.instruction for r in records] == ["make f return 2"]
-    assert records[0].meta.method == "multilayer"
+    assert (records[0].meta.method, records[0].meta.engine) == ("multilayer", "llama.cpp")  # not "auto"
+    trailers = git(repo, "log", "-1", "--format=%(trailers:only,unfold)").splitlines()
+    assert "Specedit-Method: multilayer" in trailers and "Specedit-Engine: llama.cpp" in trailers
     assert (repo / "m.py").read_text() == "def f():\n    return 2\n"
     assert git(repo, "status", "--porcelain") == ""
 

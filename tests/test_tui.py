@@ -101,7 +101,7 @@ def decisions(app: SpeceditApp) -> list[str]:
 
 async def test_accept_one_reject_other_apply_commit_and_undo(repo: Path) -> None:
     seen: list[Message] = []
-    app = make_app(repo / "calc.py")
+    app = make_app(repo / "calc.py", method="auto")
     async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
         await ask(app, pilot)
         assert app.main.code.text == ORIGINAL
@@ -124,7 +124,10 @@ async def test_accept_one_reject_other_apply_commit_and_undo(repo: Path) -> None
         assert (repo / "calc.py").read_text() == FIRST_ONLY
         assert app.main.code.text == FIRST_ONLY
         assert git(repo, "log", "-1", "--format=%s").strip() == INSTRUCTION
-        assert "Specedit-Edit: 1" in git(repo, "log", "-1", "--format=%B")
+        trailers = git(repo, "log", "-1", "--format=%(trailers:only,unfold)").splitlines()
+        assert "Specedit-Edit: 1" in trailers
+        assert "Specedit-Method: lookup" in trailers  # what ran, not "auto"
+        assert "Specedit-Engine: scripted" in trailers
         assert git(repo, "status", "--porcelain").strip() == ""
         assert "applied 1 hunk" in notes(app)
 

@@ -59,6 +59,9 @@ class ScriptedBackend:
     def describe(self) -> str:
         return "scripted (cpu)"
 
+    def method_and_engine(self) -> tuple[str, str]:
+        return "lookup", "scripted"
+
     def identity(self) -> str:
         return "scripted"
 

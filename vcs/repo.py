@@ -3,8 +3,9 @@
 Rules (aider's undo rules are the reference):
 
 * Every applied edit is one commit; its message is the instruction's first line, the rest of the
-  instruction as body, and ``Specedit-*`` trailers (model, method, speed). ``Specedit-Edit: 1`` marks the
-  commit as specedit's, which survives restarts, clones and rebases, unlike an in-memory list of hashes.
+  instruction as body, and ``Specedit-*`` trailers (model, the method and engine that ran, speed).
+  ``Specedit-Edit: 1`` marks the commit as specedit's, which survives restarts, clones and rebases,
+  unlike an in-memory list of hashes.
 * Uncommitted changes of the target file are committed first in their own commit (``Specedit-Save: 1``,
   not an edit, so undo never goes past it): nothing the user typed is ever discarded.
 * Only the edited file is committed (``git commit --only``): other staged or unstaged work is left alone.
@@ -95,11 +96,13 @@ class EditMeta:
     chars_per_s: float
     tokens_per_s: float
     speedup: float | None = None
+    engine: str = "?"  # who ran the model (torch, llama.cpp, a server); unknown in older commits
 
     def trailers(self) -> list[tuple[str, str]]:
         values = {
             "Specedit-Model": _one_line(model_label(self.model)),
             "Specedit-Method": _one_line(self.method),
+            "Specedit-Engine": _one_line(self.engine),
             "Specedit-Tokens": str(self.new_tokens),
             "Specedit-Chars-Per-S": f"{self.chars_per_s:.1f}",
             "Specedit-Tokens-Per-S": f"{self.tokens_per_s:.1f}",
@@ -119,6 +122,7 @@ class EditMeta:
             chars_per_s=_number(trailers.get("Specedit-Chars-Per-S")) or 0.0,
             tokens_per_s=_number(trailers.get("Specedit-Tokens-Per-S")) or 0.0,
             speedup=_number(speedup) if speedup is not None else None,
+            engine=trailers.get("Specedit-Engine", "?"),
         )
 
 

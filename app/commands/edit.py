@@ -64,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.apply import apply_proposal
+    from app.apply import apply_proposal, edit_meta
     from app.files import read_editable
     from app.progress import StderrProgress, format_stats
     from decoding.personal.cache import EditCache, default_cache_path
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     from decoding.selection import propose_selection
     from decoding.session import propose_edit
     from vcs.hunks import unified_diff
-    from vcs.repo import EditMeta, EditRepo
+    from vcs.repo import EditRepo
 
     file_arg, lines = _target(args.file)
     path = Path(os.path.abspath(file_arg))  # not resolved: a symlink must not choose the repository
@@ -118,14 +118,7 @@ def run(args: argparse.Namespace) -> int:
     if proposal.new_text == original:
         print("specedit: nothing to apply", file=sys.stderr)
         return ExitCode.OK
-    meta = EditMeta(
-        model=backend.describe(),
-        method=options.method,
-        new_tokens=proposal.stats.new_tokens,
-        chars_per_s=proposal.stats.chars_per_s,
-        tokens_per_s=proposal.stats.tokens_per_s,
-        speedup=None,
-    )
+    meta = edit_meta(backend, proposal.stats)
     sha = apply_proposal(repo, path, request, proposal, proposal.new_text, meta, cache)
     print(f"specedit: applied and committed {sha[:10]}", file=sys.stderr)
     return ExitCode.OK if options.check is None else _post_check(options.check, repo.root, path)

@@ -27,7 +27,7 @@ from textual.screen import Screen
 from textual.widgets import DirectoryTree, Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
-from app.apply import apply_proposal
+from app.apply import apply_proposal, edit_meta
 from app.files import FileRefused, read_editable
 from app.generation import edit_events, run_generation
 from app.messages import (
@@ -290,8 +290,8 @@ class MainScreen(Screen[None]):
 
     @on(ReviewView.Apply)
     def _apply(self, event: ReviewView.Apply) -> None:
-        proposal, path = self.proposal, self.current
-        if proposal is None or path is None:
+        proposal, path, backend = self.proposal, self.current, self.backend
+        if proposal is None or path is None or backend is None:
             return
         if self.repo is None:
             self.offer_git_init(f"{self.root} is not inside a git repository")
@@ -300,15 +300,7 @@ class MainScreen(Screen[None]):
         request = EditRequest(
             path=self._relative(path), original=self.loaded_text, instruction="\n\n".join(self.conversation)
         )
-        stats = proposal.stats
-        meta = EditMeta(
-            model=self.model_label,
-            method=self.options.method,
-            new_tokens=stats.new_tokens,
-            chars_per_s=stats.chars_per_s,
-            tokens_per_s=stats.tokens_per_s,
-            speedup=stats.tokens_per_target_forward or None,
-        )
+        meta = edit_meta(backend, proposal.stats)
         self._apply_in_thread(self.repo, path, request, proposal, new_text, meta, len(event.hunk_ids))
 
     @work(thread=True, group="git", exclusive=True, exit_on_error=False)

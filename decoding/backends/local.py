@@ -41,6 +41,9 @@ class LocalBackend:
     def describe(self) -> str:
         return f"{self.models.describe()} · {self.config.method}"
 
+    def method_and_engine(self) -> tuple[str, str]:
+        return self.config.method, self.models.engine
+
     def identity(self) -> str:
         return self._identity
 

@@ -94,6 +94,10 @@ class OpenAIBackend:
         extra = ", predicted outputs" if self.use_prediction and self._prediction_accepted else ""
         return f"{self.model} via {self.base_url} (OpenAI-compatible{extra})"
 
+    def method_and_engine(self) -> tuple[str, str]:
+        """The server decodes as it was started to; the API does not say how."""
+        return "server", "openai-compatible"
+
     def identity(self) -> str:
         """The served model by name and the budget; never the predicted-outputs state (it changes)."""
         return f"{self.model} via {self.base_url} · budget {self.max_tokens or 'auto'}"
