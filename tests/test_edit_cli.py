@@ -135,6 +135,7 @@ def test_applied_edit_feeds_cache_and_log(answers, repo, capsys):
     capsys.readouterr()
     assert scripted_edit(repo / "m.py", "--yes") == 0
     assert "cached" in capsys.readouterr().err and len(backend.requests) == 1
+    assert EditRepo.open(repo).log()[0].meta.method == "cached"  # no model ran for this commit
     assert (repo / "m.py").read_text() == "def f():\n    return 2\n"
     assert len(log_file.read_text().splitlines()) == 1  # a cache hit teaches the draft nothing new
 
