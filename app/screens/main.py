@@ -7,7 +7,9 @@ and file reads run in thread workers too. Every worker failure lands in one hand
 
 A follow-up instruction while a proposal is under review refines that proposal: the model gets the
 proposal as the current file and the earlier instructions of the conversation; the review still
-compares against the file on disk, and the commit message carries the whole conversation.
+compares against the file on disk, and the commit message carries the whole conversation. A
+refinement that ends without a proposal (escape, failure, a discarded cut-off) brings the review it
+started from back as the user left it.
 """
 
 from __future__ import annotations
