@@ -107,7 +107,13 @@ def test_every_method_equals_regular(ggufs: dict[str, Path], method: str, draft_
     out = list(regular.token_ids)
     original = out[:12] + [3, 4, 5] + out[12:30] + [9] + out[30:]  # an edit: copy, change, copy
     draft = load(ggufs["draft"]) if draft_engine == "llamacpp" else noisy_copy(0)
-    config = SpecConfig(method=method, max_new_tokens=budget, micro_draft_tokens=8, draft_min_prob=0.0)  # type: ignore[arg-type]
+    config = SpecConfig(
+        method=method,  # type: ignore[arg-type]
+        max_new_tokens=budget,
+        micro_draft_tokens=8,
+        draft_min_prob=0.0,
+        cost_policy=False,  # drafts of fixed length: the mechanism, whatever the tiny models cost
+    )
     done = run(load(ggufs["target"]), draft if method != "lookup" else None, PROMPT, original, config)
     assert done.token_ids == regular.token_ids
     assert done.stats.target_forwards < regular.stats.target_forwards

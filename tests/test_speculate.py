@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from unittest import mock
 
 import pytest
 import torch
@@ -11,6 +12,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from decoding.engine.config import SpecConfig
+from decoding.engine.costs import ForwardCosts
 from decoding.engine.loop import DRAFT_LAYERS, edit_stream
 from decoding.engine.proposers import DRAFT_PROBATION
 from decoding.events import Done, Error, Event, Prefill, Span, Stats
@@ -113,9 +115,18 @@ def test_every_method_is_greedy(data: st.DataObject, method: str, seed: int, pro
         num_draft_tokens=data.draw(st.integers(1, 8), label="draft tokens"),
         draft_min_prob=data.draw(st.sampled_from([0.0, 0.3, 0.9]), label="min prob"),
         draft_min_acceptance=data.draw(st.sampled_from([0.0, 0.3, 1.0]), label="min acceptance"),
+        cost_policy=data.draw(st.booleans(), label="cost policy"),
     )
     draft = data.draw(st.sampled_from(["self", "noisy", "same"]), label="draft")
-    events = run(seed, prompt, original, config, draft, eos)
+    # Any measured costs (a GPU's flat ones, a CPU's steep ones) may only change the draft lengths.
+    cost = ForwardCosts(
+        {
+            1: data.draw(st.floats(0.001, 0.1), label="one-token forward"),
+            16: data.draw(st.floats(0.001, 2.0), label="16-token forward"),
+        }
+    )
+    with mock.patch("decoding.engine.loop.forward_cost", return_value=cost):
+        events = run(seed, prompt, original, config, draft, eos)
     done = check_events(events)
     assert list(done.token_ids) == expected_output(ref, {EOS, eos}, config.max_new_tokens)
     accepted = [e for e in events if isinstance(e, Span) and e.accepted]
@@ -138,7 +149,12 @@ def test_copy_of_own_output_is_accepted_in_few_forwards() -> None:
     forwards = {}
     for method in ("regular", "lookup", "multilayer"):
         config = SpecConfig(
-            method=method, max_new_tokens=60, num_lookup_tokens=10, micro_draft_tokens=10, draft_min_prob=0.0
+            method=method,
+            max_new_tokens=60,
+            num_lookup_tokens=10,
+            micro_draft_tokens=10,
+            draft_min_prob=0.0,
+            cost_policy=False,  # fixed lengths: the forward counts below do not depend on timing
         )
         done = check_events(run(0, prompt, ref, config, draft="same"))
         assert list(done.token_ids) == expected_output(ref, {EOS}, 60)
@@ -152,7 +168,7 @@ def test_layers_and_acceptance_flags_on_a_partial_copy() -> None:
     prompt = [40, 41, 42]
     ref = reference(1, tuple(prompt))
     original = ref[:20] + [(t + 1) % 256 for t in ref[20:40]]
-    config = SpecConfig(method="lookup", max_new_tokens=30, num_lookup_tokens=30)
+    config = SpecConfig(method="lookup", max_new_tokens=30, num_lookup_tokens=30, cost_policy=False)
     events = run(1, prompt, original, config)
     done = check_events(events)
     spans = [e for e in events if isinstance(e, Span)]
@@ -175,7 +191,9 @@ def test_multilayer_draft_joins_only_after_guessing_the_output(draft: str, joins
     ref = reference(0, tuple(prompt))
     original = ref[:15] + [1, 2, 3] + ref[15:30] + [4, 5] + ref[30:]
     draft_model = lively_llama(1) if draft == "unrelated" else lively_llama(0)
-    config = SpecConfig(max_new_tokens=REFERENCE_LENGTH, micro_draft_tokens=6, draft_min_prob=0.0)
+    config = SpecConfig(
+        max_new_tokens=REFERENCE_LENGTH, micro_draft_tokens=6, draft_min_prob=0.0, cost_policy=False
+    )
     events = list(edit_stream(lively_llama(0), draft_model, TOKENIZER, prompt, original, config))
     done = check_events(events)
     assert list(done.token_ids) == expected_output(ref, {EOS}, REFERENCE_LENGTH)

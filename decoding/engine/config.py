@@ -15,22 +15,26 @@ MethodChoice = Literal["auto", "regular", "lookup", "draft", "multilayer"]
 METHOD_CHOICES: tuple[MethodChoice, ...] = ("auto", *METHODS)
 
 
-def resolve_method(requested: MethodChoice | str, has_draft: bool) -> Method:
-    """The method to run for a user's choice; ``auto`` is multilayer with a real or tuned draft, else lookup.
+def resolve_method(requested: MethodChoice | str, has_draft: bool, engine: str = "torch") -> Method:
+    """The method to run for a user's choice: ``auto`` is the one measured fastest for what is loaded.
 
-    Measured (docs/benchmarks.md): the untuned early-exit draft of a small model agrees with its target
-    on about 1 % of tokens, so multilayer would pay for a useless layer; it earns its place only with a
-    real draft model or one tuned by ``specedit tune``.
+    Measured (docs/benchmarks.md): with torch, a real or tuned draft makes multilayer the fastest
+    (Qwen2.5-Coder 1.5B + 0.5B: 2.45x regular, lookup 2.41x); the untuned early-exit draft of a small
+    model agrees with its target on about 1 % of tokens, so without a real draft lookup wins. On the
+    llama.cpp engine (one CPU core) lookup wins even with the 0.5B draft (EditEval: lookup 1.19x,
+    multilayer 0.91x regular): the draft must read the whole prompt too, which costs more than its
+    filtering saves on a CPU, where a verify of k tokens costs a good fraction of k plain steps.
 
     Args:
         requested: ``auto`` or one of :data:`METHODS`.
         has_draft: whether a separate or tuned draft model is loaded.
+        engine: who runs the target, ``torch`` or ``llama.cpp``.
 
     Returns:
         One of :data:`METHODS`; a ValueError for anything else.
     """
     if requested == "auto":
-        return "multilayer" if has_draft else "lookup"
+        return "multilayer" if has_draft and engine == "torch" else "lookup"
     for method in METHODS:
         if requested == method:
             return method
@@ -57,6 +61,9 @@ class SpecConfig:
         512  # prompt tokens per forward: a cancel waits at most one chunk, memory stays bounded
     )
     reuse_prefix: bool = True  # keep the KV of the prompt prefix shared with the previous generation
+    # Draft lengths from forward costs measured on this machine (decoding.engine.costs); False keeps
+    # the fixed lengths above, which suit a GPU, where a long verify costs about one step.
+    cost_policy: bool = True
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import torch
 
 from decoding.engine.config import SpecConfig
+from decoding.engine.costs import DraftLength, forward_cost, timed_forward
 from decoding.engine.detok import IncrementalDetokenizer
 from decoding.engine.kv import CachedModel
 from decoding.engine.lm import LM, as_lm, reuse_prefix
@@ -85,10 +86,17 @@ def _self_draft(target: LM, config: SpecConfig) -> LM:
 def make_proposer(
     target: LM,
     draft: LM | None,
-    prompt_length: int,
+    context: Sequence[int],
     original_ids: Sequence[int],
     config: SpecConfig,
 ) -> Proposer:
+    """The method's proposer; with ``cost_policy`` its draft lengths come from measured forward costs.
+
+    ``context`` is the prompt: its length is where the output starts, and its tokens feed the cost
+    probes (``decoding.engine.costs``).
+    """
+    prompt_length = len(context)
+
     def lookup() -> PromptLookup:
         return PromptLookup(
             original_ids,
@@ -99,12 +107,24 @@ def make_proposer(
 
     if config.method == "regular":
         return NoDraft()
+    target_cost = forward_cost(target, context) if config.cost_policy else None
     if config.method == "lookup":
-        return LookupDrafter(lookup(), prompt_length, config.num_lookup_tokens)
+        length = None if target_cost is None else DraftLength(target_cost, config.num_lookup_tokens)
+        return LookupDrafter(lookup(), prompt_length, config.num_lookup_tokens, length)
     draft_model = draft if draft is not None else _self_draft(target, config)
+    if target_cost is None:
+        if config.method == "draft":
+            return ModelDrafter(draft_model, config)
+        return MultiLayerDrafter(draft_model, lookup(), prompt_length, config)
+    draft_cost = forward_cost(draft_model, context)
     if config.method == "draft":
-        return ModelDrafter(draft_model, config)
-    return MultiLayerDrafter(draft_model, lookup(), prompt_length, config)
+        # One draft forward per drafted token.
+        cost = DraftLength(target_cost, config.max_draft_tokens, lambda k: k * draft_cost.seconds(1))
+        return ModelDrafter(draft_model, config, cost)
+    cap = config.micro_draft_tokens * config.max_num_run
+    # Through the draft, PLD chunks cost about one draft forward over the chunk.
+    costs = (DraftLength(target_cost, cap), DraftLength(target_cost, cap, draft_cost.seconds))
+    return MultiLayerDrafter(draft_model, lookup(), prompt_length, config, costs)
 
 
 DRAFT_LAYERS: tuple[Layer, ...] = ("lookup", "draft")
@@ -231,7 +251,7 @@ class _Run:
             if self._cancelled():
                 return False
             fed = self.target.length
-            self.target.forward(self.seq[fed : min(end, fed + self.config.prefill_chunk)], keep=1)
+            timed_forward(self.target, self.seq[fed : min(end, fed + self.config.prefill_chunk)], keep=1)
             yield Prefill(self.target.length - start, total)
         return True
 
@@ -239,7 +259,7 @@ class _Run:
         """One target forward over pending + draft; commit, emit spans; the stop reason if any."""
         draft = [t for _, tokens in segments for t in tokens]
         pending = self.seq[self.target.length :]
-        logits = self.target.forward(pending + draft, keep=len(draft) + 1)
+        logits = timed_forward(self.target, pending + draft, keep=len(draft) + 1)
         predicted = logits.argmax(dim=-1).tolist()
         if not self.prefill_seconds:
             self.prefill_seconds = time.perf_counter() - self.start
@@ -333,7 +353,7 @@ def edit_stream(
             reuse_prefix(draft_lm, prompt_ids)
         elif draft_lm is not None:
             draft_lm.rollback(0)
-        proposer = make_proposer(target_lm, draft_lm, len(prompt_ids), original_ids, config)
+        proposer = make_proposer(target_lm, draft_lm, prompt_ids, original_ids, config)
         run = _Run(target_lm, proposer, tokenizer, prompt_ids, config, cancel)
         yield from run.events()
     except torch.OutOfMemoryError as exc:

@@ -14,6 +14,7 @@ from typing import Protocol
 import torch
 
 from decoding.engine.config import SpecConfig
+from decoding.engine.costs import DraftLength, timed_forward
 from decoding.engine.lm import LM
 from decoding.engine.lookup import PromptLookup
 from decoding.events import Layer
@@ -56,20 +57,30 @@ def _generated_tail(seq: list[int], prompt_length: int, drafted: Sequence[int], 
 
 
 class LookupDrafter:
-    """PLD straight into the target."""
+    """PLD straight into the target; ``length`` (measured costs) may verify fewer than ``count`` tokens."""
 
     forwards = 0
 
-    def __init__(self, lookup: PromptLookup, prompt_length: int, count: int) -> None:
+    def __init__(
+        self, lookup: PromptLookup, prompt_length: int, count: int, length: DraftLength | None = None
+    ) -> None:
         self.lookup, self.prompt_length, self.count = lookup, prompt_length, count
+        self.length = length
+        self._judged: int | None = None  # tokens the length policy let through (None: not asked)
 
     def propose(self, seq: list[int], limit: int, cancel: threading.Event | None) -> list[Segment]:
         suffix = _generated_tail(seq, self.prompt_length, (), self.lookup.max_n)
         tokens = self.lookup.propose(suffix, min(self.count, limit))
+        self._judged = None
+        if self.length is not None and tokens:
+            tokens = tokens[: self.length.choose(len(tokens))]
+            self._judged = len(tokens)
         return [("lookup", tokens)] if tokens else []
 
     def commit(self, seq: list[int], old_length: int, accepted: int) -> None:
         self.lookup.extend(seq[old_length:])
+        if self.length is not None and self._judged is not None:
+            self.length.observe(self._judged, accepted)
 
 
 class _DraftModel:
@@ -83,7 +94,7 @@ class _DraftModel:
         """Logits predicting each token of ``chunk`` and the one after it (``len(chunk) + 1`` rows)."""
         fed = self.runner.length
         unseen = seq[fed:] + drafted if fed <= len(seq) else drafted[fed - len(seq) :]
-        return self.runner.forward(unseen + list(chunk), keep=len(chunk) + 1)
+        return timed_forward(self.runner, unseen + list(chunk), keep=len(chunk) + 1)
 
     def sync(self, old_length: int, accepted: int) -> None:
         """Drop the cached draft tokens the target rejected."""
@@ -111,11 +122,12 @@ class ModelDrafter:
     tokens are mostly rejected and each costs a draft forward.
     """
 
-    def __init__(self, draft: LM, config: SpecConfig) -> None:
+    def __init__(self, draft: LM, config: SpecConfig, cost: DraftLength | None = None) -> None:
         self.draft = _DraftModel(draft)
         self.length = config.num_draft_tokens
         self.max_length = config.max_draft_tokens
         self.min_prob = config.draft_min_prob
+        self.cost = cost
         self._proposed = 0
 
     @property
@@ -125,6 +137,8 @@ class ModelDrafter:
     def propose(self, seq: list[int], limit: int, cancel: threading.Event | None) -> list[Segment]:
         drafted: list[int] = []
         want = min(self.length, limit)
+        if self.cost is not None:
+            want = self.cost.choose(want)
         while len(drafted) < want and not (drafted and cancel is not None and cancel.is_set()):
             token, p = _top(self.draft.run(seq, drafted, ())[-1])
             if drafted and p < self.min_prob:
@@ -135,6 +149,8 @@ class ModelDrafter:
 
     def commit(self, seq: list[int], old_length: int, accepted: int) -> None:
         self.draft.sync(old_length, accepted)
+        if self.cost is not None:
+            self.cost.observe(self._proposed, accepted)
         if self._proposed and accepted == self._proposed:
             self.length = min(self.max_length, self.length + 2)
         elif self._proposed:
@@ -160,8 +176,18 @@ class MultiLayerDrafter:
     of PLD chunks per verification doubles (up to ``max_num_run``), after a rejection it drops to one.
     """
 
-    def __init__(self, draft: LM, lookup: PromptLookup, prompt_length: int, config: SpecConfig) -> None:
+    def __init__(
+        self,
+        draft: LM,
+        lookup: PromptLookup,
+        prompt_length: int,
+        config: SpecConfig,
+        costs: tuple[DraftLength, DraftLength] | None = None,
+    ) -> None:
         self.draft = _DraftModel(draft)
+        # Lengths from measured costs: PLD straight to the target, and PLD through the draft model.
+        self.costs = costs
+        self._cost: DraftLength | None = None  # the one asked for the current draft
         self.lookup, self.prompt_length = lookup, prompt_length
         self.chunk, self.max_runs = config.micro_draft_tokens, config.max_num_run
         self.min_prob, self.min_acceptance = config.draft_min_prob, config.draft_min_acceptance
@@ -207,6 +233,9 @@ class MultiLayerDrafter:
         if self.on_probation:
             self._probe(seq)
         use_draft = self.draft_enabled
+        self._cost = None
+        if self.costs is not None:
+            use_draft, self._cost, limit = self._route(use_draft, limit)
         for round_ in range(self.max_runs if use_draft else self.runs):
             if len(drafted) >= limit or (round_ and cancel is not None and cancel.is_set()):
                 break
@@ -237,11 +266,30 @@ class MultiLayerDrafter:
         self._segments = segments
         return segments
 
+    def _route(self, draft_allowed: bool, limit: int) -> tuple[bool, DraftLength, int]:
+        """Through the draft or straight to the target, whichever promises more tokens per second.
+
+        In a copy region PLD alone is accepted whole and the draft's forwards only add time; where
+        PLD's chunks get rejected, letting the draft cut them (and add its own tokens) can pay.
+        Returns the route, its length policy and the draft length it allows.
+        """
+        assert self.costs is not None
+        direct, through = self.costs
+        direct_length = direct.choose(limit)
+        if not draft_allowed:
+            return False, direct, direct_length
+        through_length = through.choose(limit)
+        if through.expected_rate(through_length) > direct.expected_rate(direct_length):
+            return True, through, through_length
+        return False, direct, direct_length
+
     def commit(self, seq: list[int], old_length: int, accepted: int) -> None:
         self.draft.sync(old_length, accepted)
         self.lookup.extend(seq[old_length:])
         proposed = sum(len(tokens) for _, tokens in self._segments)
         self.runs = min(self.max_runs, self.runs * 2) if accepted == proposed else 1
+        if self._cost is not None:
+            self._cost.observe(proposed, accepted)
         if not self.draft_enabled:
             return
         left = accepted
