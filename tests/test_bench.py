@@ -40,7 +40,11 @@ def test_load_dataset_names_the_bad_line(tmp_path):
 
 def test_grid_expands_every_combination_and_rejects_unknown_names():
     grid = bench.parse_grid(["micro_draft_tokens=20,40", "max_num_run=1,2,4"])
-    assert len(grid) == 6 and {"micro_draft_tokens": 40, "max_num_run": 4} in grid
+    assert len(grid) == 6 and ("multilayer", {"micro_draft_tokens": 40, "max_num_run": 4}) in grid
+    assert bench.parse_grid(["cost_policy=0,1"], "lookup") == [
+        ("lookup", {"cost_policy": 0}),
+        ("lookup", {"cost_policy": 1}),
+    ]
     assert bench.parse_grid([]) == []
     with pytest.raises(ValueError, match="bad --grid"):
         bench.parse_grid(["nope=1"])
@@ -86,3 +90,19 @@ def test_plot_writes_png(tmp_path):
     out = tmp_path / "p.png"
     report.plot([_run("regular", 10, 0.1), _run("lookup", 20, 0.2)], out, "t")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_decode_rate_leaves_the_prefill_out():
+    run = MethodRun("i", "lookup", True, None, 10, 40, 3.0, 4, 0, first_token_seconds=1.0)
+    assert run.decode_tokens_per_s == 5.0 and run.tokens_per_s == pytest.approx(10 / 3)
+    assert _run("regular", 10, 0.1).decode_tokens_per_s == 0.0  # prefill not measured: no claim
+    row = report.summarize([run])[0]
+    assert (row.first_token_s, row.decode_tps) == (1.0, 5.0)
+
+
+def test_min_chars_keeps_the_long_files_and_limit_counts_those(tmp_path):
+    p = tmp_path / "d.jsonl"
+    rows = [{"id": i, "before": "x" * n, "instruction": "go"} for i, n in enumerate((5, 50, 500, 60))]
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert [i.id for i in bench.load_dataset(p, min_chars=50)] == ["1", "2", "3"]
+    assert [i.id for i in bench.load_dataset(p, limit=2, min_chars=50)] == ["1", "2"]

@@ -13,6 +13,7 @@ from app.options import add_budget_option, add_model_options
 from app.run_options import RunOptions, options_from_args
 from common.errors import BackendFailure, UsageError
 from common.redact import redact_url
+from decoding.engine.config import METHODS
 
 DEFAULT_METHODS = "regular,lookup,draft,multilayer,hf-pld,hf-assisted"
 
@@ -29,6 +30,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--dataset", required=True, type=Path, help="JSONL with id, before, instruction[, after]")
     p.add_argument("--limit", type=int, default=None, help="first N items only")
+    p.add_argument(
+        "--min-chars",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only items whose file has at least N characters (the long files)",
+    )
     p.add_argument("--methods", default=DEFAULT_METHODS, help=f"comma list (default: {DEFAULT_METHODS})")
     add_budget_option(p)
     p.add_argument(
@@ -36,8 +44,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         nargs="+",
         default=[],
         metavar="NAME=V1,V2",
-        help="tuning mode: also run multilayer for every combination, e.g. "
-        "--grid micro_draft_tokens=20,40,80 max_num_run=1,2,4",
+        help="tuning mode: also run --grid-method for every combination, e.g. "
+        "--grid micro_draft_tokens=20,40,80 max_num_run=1,2,4 (values are integers; 0/1 for on/off)",
+    )
+    p.add_argument(
+        "--grid-method",
+        default="multilayer",
+        choices=[m for m in METHODS if m != "regular"],
+        help="the method --grid varies (default: multilayer)",
     )
     p.add_argument(
         "--compare-formats",
@@ -102,6 +116,8 @@ def _table(title: str, rows: list[Any], baseline: Any) -> Any:
         "x best single",
         "lookup acc",
         "draft acc",
+        "1st tok s",
+        "decode tok/s",
     ):
         t.add_column(col, justify="left" if col == "method" else "right")
     for r in rows:
@@ -119,6 +135,8 @@ def _table(title: str, rows: list[Any], baseline: Any) -> Any:
             _fmt(vs_best) + "x" if vs_best else "-",
             _fmt(r.lookup_acc, True),
             _fmt(r.draft_acc, True),
+            f"{r.first_token_s:.1f}",
+            f"{r.decode_tps:.1f}",
         )
     return t
 
@@ -181,8 +199,8 @@ def run(args: argparse.Namespace) -> int:
     options = options_from_args(args)
     servers = _servers(options, args.compare_formats)
     try:
-        items = bench.load_dataset(args.dataset, args.limit)
-        grid = bench.parse_grid(args.grid)
+        items = bench.load_dataset(args.dataset, args.limit, args.min_chars)
+        grid = bench.parse_grid(args.grid, args.grid_method)
     except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     if not items:
@@ -262,7 +280,7 @@ def run(args: argparse.Namespace) -> int:
     for name, brows in report.iter_buckets(runs):
         out.print(_table(f"edit ratio {name}", brows, report.best_baseline(brows)))
     if grid:
-        tuned = [r for r in rows if r.label.startswith("multilayer[")]
+        tuned = [r for r in rows if r.label.startswith(f"{args.grid_method}[")]
         best = max(tuned, key=lambda r: r.mean_cps)
         out.print(
             f"best config: {escape(best.label)} "

@@ -27,7 +27,7 @@ from typing import Any
 
 from common.redact import redact_url
 from decoding.backends.local import LocalBackend
-from decoding.bench.runner import BenchItem, MethodRun, Runner, compare, run_bench
+from decoding.bench.runner import BenchItem, GridVariant, MethodRun, Runner, compare, run_bench
 from decoding.prompts import render_prompt, stop_text
 from decoding.request import EditRequest
 
@@ -190,7 +190,7 @@ def run_side_by_side(
     servers: Sequence[Server],
     items: Sequence[BenchItem],
     methods: Sequence[str],
-    grid: Sequence[dict[str, int]] = (),
+    grid: Sequence[GridVariant] = (),
     warmup: bool = True,
     on_progress: Callable[[int, int, str], None] | None = None,
 ) -> tuple[list[MethodRun], dict[str, Agreement]]:

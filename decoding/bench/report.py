@@ -45,6 +45,8 @@ class Row:
     speedup_vs_regular: float
     lookup_acc: float | None
     draft_acc: float | None
+    first_token_s: float = 0.0  # mean time to the first answer token (the prefill)
+    decode_tps: float = 0.0  # mean tokens/s after the first token
 
 
 def summarize(runs: Iterable[MethodRun], bucket: tuple[float, float] | None = None) -> list[Row]:
@@ -74,6 +76,8 @@ def summarize(runs: Iterable[MethodRun], bucket: tuple[float, float] | None = No
                 mean / reg_mean if reg_mean else 0.0,
                 _mean_acc(rs, "lookup"),
                 _mean_acc(rs, "draft"),
+                statistics.fmean([r.first_token_seconds for r in rs]),
+                statistics.fmean([r.decode_tokens_per_s for r in rs]),
             )
         )
     return rows
@@ -144,8 +148,8 @@ def markdown_tables(payload: dict[str, Any]) -> str:
     """The summary and per-bucket tables of a ``--json`` payload as Markdown (for docs/benchmarks.md)."""
     head = (
         "| method | n | identical | mean chars/s | P50 | P90 | tok/s | tok/fwd | x regular "
-        "| lookup acc | draft acc |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| lookup acc | draft acc | first token s | decode tok/s |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
 
     def pct(v: float | None) -> str:
@@ -156,7 +160,8 @@ def markdown_tables(payload: dict[str, Any]) -> str:
             f"| {r['label']} | {r['n']} | {r['identical']}/{r['n']} | {r['mean_cps']:.1f} "
             f"| {r['p50_cps']:.1f} "
             f"| {r['p90_cps']:.1f} | {r['mean_tps']:.1f} | {r['tokens_per_forward']:.2f} "
-            f"| {r['speedup_vs_regular']:.2f}x | {pct(r['lookup_acc'])} | {pct(r['draft_acc'])} |\n"
+            f"| {r['speedup_vs_regular']:.2f}x | {pct(r['lookup_acc'])} | {pct(r['draft_acc'])} "
+            f"| {r.get('first_token_s', 0.0):.1f} | {r.get('decode_tps', 0.0):.1f} |\n"
             for r in rows
         )
 

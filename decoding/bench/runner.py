@@ -52,6 +52,13 @@ class MethodRun:
     acceptance: dict[str, float | None] = field(default_factory=dict)
     edit_ratio: float | None = None
     config: dict[str, Any] = field(default_factory=dict)
+    first_token_seconds: float = 0.0  # prefill up to the first answer token (0: not measured)
+
+    @property
+    def decode_tokens_per_s(self) -> float:
+        """Tokens per second after the first one: speculation's share, without the prefill's."""
+        decode = self.seconds - self.first_token_seconds
+        return self.new_tokens / decode if self.first_token_seconds and decode > 0 else 0.0
 
     @property
     def chars_per_s(self) -> float:
@@ -70,14 +77,19 @@ class MethodRun:
             "chars_per_s": self.chars_per_s,
             "tokens_per_s": self.tokens_per_s,
             "tokens_per_forward": self.tokens_per_forward,
+            "decode_tokens_per_s": self.decode_tokens_per_s,
         }
 
 
 _EXT = {"python": ".py", "java": ".java", "c": ".c", "cpp": ".cpp", "javascript": ".js", "go": ".go"}
 
 
-def load_dataset(path: Path, limit: int | None = None) -> list[BenchItem]:
-    """Read JSONL items (``id``, ``before``, ``instruction``; ``after``/``edit_ratio`` optional)."""
+def load_dataset(path: Path, limit: int | None = None, min_chars: int = 0) -> list[BenchItem]:
+    """Read JSONL items (``id``, ``before``, ``instruction``; ``after``/``edit_ratio`` optional).
+
+    ``min_chars`` keeps only files at least that long (the long items, where speed matters most);
+    ``limit`` counts the items kept.
+    """
     items: list[BenchItem] = []
     with path.open(encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
@@ -88,6 +100,8 @@ def load_dataset(path: Path, limit: int | None = None) -> list[BenchItem]:
                 before, instruction = row["before"], row["instruction"]
             except (json.JSONDecodeError, KeyError) as exc:
                 raise ValueError(f"{path}:{n}: not a bench item ({exc})") from exc
+            if len(before) < min_chars:
+                continue
             ratio = row.get("edit_ratio")
             if ratio is None and row.get("after") is not None:
                 ratio = 1 - difflib.SequenceMatcher(None, before, row["after"]).ratio()
@@ -102,8 +116,11 @@ def load_dataset(path: Path, limit: int | None = None) -> list[BenchItem]:
     return items
 
 
-def parse_grid(specs: Sequence[str]) -> list[dict[str, int]]:
-    """``["micro_draft_tokens=20,40", "max_num_run=1,4"]`` -> every combination as a dict."""
+GridVariant = tuple[str, dict[str, int]]  # a method and the SpecConfig fields it runs with
+
+
+def parse_grid(specs: Sequence[str], method: str = "multilayer") -> list[GridVariant]:
+    """``["micro_draft_tokens=20,40", "max_num_run=1,4"]`` -> ``method`` with every combination."""
     if not specs:
         return []
     axes: list[tuple[str, list[int]]] = []
@@ -114,7 +131,7 @@ def parse_grid(specs: Sequence[str]) -> list[dict[str, int]]:
             raise ValueError(f"bad --grid entry {spec!r}: use NAME=V1,V2 with NAME one of {sorted(known)}")
         axes.append((name, [int(v) for v in values.split(",")]))
     return [
-        dict(zip([a for a, _ in axes], combo, strict=True))
+        (method, dict(zip([a for a, _ in axes], combo, strict=True)))
         for combo in itertools.product(*[v for _, v in axes])
     ]
 
@@ -173,6 +190,7 @@ class Runner:
             {layer: s.acceptance(layer) for layer in ("lookup", "draft")},
             item.edit_ratio,
             overrides or {},
+            s.prefill_seconds,
         )
         return list(done.token_ids), run
 
@@ -190,7 +208,7 @@ def run_bench(
     runner: Runner,
     items: Sequence[BenchItem],
     methods: Sequence[str],
-    grid: Sequence[dict[str, int]] = (),
+    grid: Sequence[GridVariant] = (),
     warmup: bool = True,
     on_progress: Callable[[int, int, str], None] | None = None,
     on_answer: Callable[[BenchItem, MethodRun, list[int]], None] | None = None,
@@ -200,7 +218,7 @@ def run_bench(
     ``on_answer`` sees every measured run's tokens (``bench --check`` tests the answers).
     """
     variants: list[tuple[str, dict[str, int]]] = [(m, {}) for m in methods if m != "regular"]
-    variants += [("multilayer", cfg) for cfg in grid]
+    variants += grid
     plan = [("regular", {}), *variants]
     if warmup and items:
         for method, cfg in plan:
