@@ -61,5 +61,5 @@ def make_backend(options: RunOptions, progress: Progress | None = None) -> EditB
         from decoding.personal.tune import use_tuned_draft
 
         use_tuned_draft(models)  # a `specedit tune` adapter, when there is one, speeds the draft up
-    method = resolve_method(options.method, has_draft=models.draft is not None)
+    method = resolve_method(options.method, models.draft is not None, models.engine)
     return LocalBackend(models, SpecConfig(method=method), max_new_tokens=options.max_new_tokens)

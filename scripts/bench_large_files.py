@@ -66,7 +66,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     models = load_models(args.model, args.draft, device="cpu")
-    method = resolve_method("auto", models.draft is not None)
+    method = resolve_method("auto", models.draft is not None, models.engine)
     backend = LocalBackend(models, SpecConfig(method=method))
     print(f"model: {models.describe()} · {method}")
     warm = numbered_functions(40)  # one untimed edit first: the first forwards in a process pay for setup
