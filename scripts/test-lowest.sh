@@ -13,6 +13,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3.11}
 VENV=.venv-lowest
+if ! command -v "$PY" >/dev/null 2>&1; then
+  echo "the lowest-versions job runs on Python 3.11, the lowest we support: set PYTHON=/path/to/python3.11" >&2
+  exit 2
+fi
 
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
