@@ -112,7 +112,7 @@ def early_exit_copy(target: nn.Module, k: int | None = None) -> nn.Module:
 
     ``k`` defaults to the engine's self-speculative depth. The copy computes exactly what
     :func:`decoding.models.early_exit.early_exit_draft` computes, exposes the usual
-    ``forward(input_ids, cache=..., use_cache=True) -> .logits`` interface, and can take a
+    cached ``forward`` interface (:data:`decoding.engine.kv.CACHE_ARG`), and can take a
     LoRA adapter without any effect on ``target``.
     """
     if getattr(target, "hf_quantizer", None) is not None or getattr(target, "is_quantized", False):
