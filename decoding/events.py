@@ -50,6 +50,7 @@ class Stats:
     reused_prompt_tokens: int = 0  # prompt tokens whose KV came from the previous generation
     elapsed: float = 0.0  # seconds of generation, prompt prefill included
     prefill_seconds: float = 0.0
+    forward_seconds: float = 0.0  # of ``elapsed``, time inside target and draft forwards (the rest: Python)
     cached: bool = False  # answered from the accepted-edit cache, no model run
     remote_accepted_prediction_tokens: int | None = None  # OpenAI "predicted outputs" usage
     remote_rejected_prediction_tokens: int | None = None

@@ -98,6 +98,9 @@ def test_decode_rate_leaves_the_prefill_out():
     assert _run("regular", 10, 0.1).decode_tokens_per_s == 0.0  # prefill not measured: no claim
     row = report.summarize([run])[0]
     assert (row.first_token_s, row.decode_tps) == (1.0, 5.0)
+    assert run.forward_share is None and row.forward_share is None  # not measured: no claim
+    timed = MethodRun("i", "lookup", True, None, 10, 40, 4.0, 4, 0, forward_seconds=3.0)
+    assert timed.forward_share == 0.75 and report.summarize([timed, run])[0].forward_share == 0.75
 
 
 def test_min_chars_keeps_the_long_files_and_limit_counts_those(tmp_path):

@@ -55,6 +55,8 @@ def check_events(events: list[Event]) -> Done:
     # Standard metrics: the bonus token is never a draft token; position i is accepted at most as
     # often as position i-1; tokens per draft verification count the bonus.
     assert "target" not in stats.proposed
+    assert 0 <= stats.forward_seconds <= stats.elapsed  # forwards are timed within the generation
+    assert (stats.forward_seconds > 0) == (stats.target_forwards > 0)
     assert stats.draft_tokens == sum(stats.proposed.values())
     assert sum(stats.accepted_at) == sum(stats.accepted.values())
     assert list(stats.accepted_at) == sorted(stats.accepted_at, reverse=True)

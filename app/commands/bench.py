@@ -118,6 +118,7 @@ def _table(title: str, rows: list[Any], baseline: Any) -> Any:
         "draft acc",
         "1st tok s",
         "decode tok/s",
+        "in fwd",
     ):
         t.add_column(col, justify="left" if col == "method" else "right")
     for r in rows:
@@ -137,6 +138,7 @@ def _table(title: str, rows: list[Any], baseline: Any) -> Any:
             _fmt(r.draft_acc, True),
             f"{r.first_token_s:.1f}",
             f"{r.decode_tps:.1f}",
+            _fmt(r.forward_share, True),
         )
     return t
 

@@ -47,6 +47,7 @@ class Row:
     draft_acc: float | None
     first_token_s: float = 0.0  # mean time to the first answer token (the prefill)
     decode_tps: float = 0.0  # mean tokens/s after the first token
+    forward_share: float | None = None  # mean share of the time spent in model forwards
 
 
 def summarize(runs: Iterable[MethodRun], bucket: tuple[float, float] | None = None) -> list[Row]:
@@ -78,14 +79,20 @@ def summarize(runs: Iterable[MethodRun], bucket: tuple[float, float] | None = No
                 _mean_acc(rs, "draft"),
                 statistics.fmean([r.first_token_seconds for r in rs]),
                 statistics.fmean([r.decode_tokens_per_s for r in rs]),
+                _mean([r.forward_share for r in rs]),
             )
         )
     return rows
 
 
+def _mean(values: Iterable[float | None]) -> float | None:
+    """Mean of the measured values (None: none measured)."""
+    known = [v for v in values if v is not None]
+    return statistics.fmean(known) if known else None
+
+
 def _mean_acc(runs: Sequence[MethodRun], layer: str) -> float | None:
-    vals = [r.acceptance.get(layer) for r in runs if r.acceptance.get(layer) is not None]
-    return statistics.fmean(vals) if vals else None  # type: ignore[arg-type]
+    return _mean(r.acceptance.get(layer) for r in runs)
 
 
 def best_baseline(rows: Sequence[Row]) -> Row | None:
@@ -148,8 +155,8 @@ def markdown_tables(payload: dict[str, Any]) -> str:
     """The summary and per-bucket tables of a ``--json`` payload as Markdown (for docs/benchmarks.md)."""
     head = (
         "| method | n | identical | mean chars/s | P50 | P90 | tok/s | tok/fwd | x regular "
-        "| lookup acc | draft acc | first token s | decode tok/s |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| lookup acc | draft acc | first token s | decode tok/s | in forwards |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
 
     def pct(v: float | None) -> str:
@@ -161,7 +168,8 @@ def markdown_tables(payload: dict[str, Any]) -> str:
             f"| {r['p50_cps']:.1f} "
             f"| {r['p90_cps']:.1f} | {r['mean_tps']:.1f} | {r['tokens_per_forward']:.2f} "
             f"| {r['speedup_vs_regular']:.2f}x | {pct(r['lookup_acc'])} | {pct(r['draft_acc'])} "
-            f"| {r.get('first_token_s', 0.0):.1f} | {r.get('decode_tps', 0.0):.1f} |\n"
+            f"| {r.get('first_token_s', 0.0):.1f} | {r.get('decode_tps', 0.0):.1f} "
+            f"| {pct(r.get('forward_share'))} |\n"
             for r in rows
         )
 

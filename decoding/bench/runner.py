@@ -53,6 +53,12 @@ class MethodRun:
     edit_ratio: float | None = None
     config: dict[str, Any] = field(default_factory=dict)
     first_token_seconds: float = 0.0  # prefill up to the first answer token (0: not measured)
+    forward_seconds: float = 0.0  # of ``seconds``, time inside model forwards (0: not measured)
+
+    @property
+    def forward_share(self) -> float | None:
+        """Share of the run spent in forwards; the rest is the engine's own Python (lookup, events…)."""
+        return self.forward_seconds / self.seconds if self.forward_seconds and self.seconds > 0 else None
 
     @property
     def decode_tokens_per_s(self) -> float:
@@ -78,6 +84,7 @@ class MethodRun:
             "tokens_per_s": self.tokens_per_s,
             "tokens_per_forward": self.tokens_per_forward,
             "decode_tokens_per_s": self.decode_tokens_per_s,
+            "forward_share": self.forward_share,
         }
 
 
@@ -191,6 +198,7 @@ class Runner:
             item.edit_ratio,
             overrides or {},
             s.prefill_seconds,
+            s.forward_seconds,
         )
         return list(done.token_ids), run
 

@@ -16,6 +16,7 @@ choice decides every position), only how many forwards it takes: losslessness is
 
 from __future__ import annotations
 
+import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -70,15 +71,29 @@ FLAT = ForwardCosts({1: 1.0, 2: 1.0})  # length costs nothing: the longest draft
 _measured: weakref.WeakKeyDictionary[LM, ForwardCosts] = weakref.WeakKeyDictionary()
 
 
+_clock = threading.local()  # seconds this thread spent in forwards: a generation runs on one thread
+
+
+def forward_clock() -> float:
+    """Seconds the calling thread has spent in :func:`timed_forward` so far (differences count).
+
+    What a generation spends outside forwards is the engine's own overhead (lookup, detokenizer,
+    events, the cost policy): bench reports the share (issue #17, point 7).
+    """
+    return float(getattr(_clock, "seconds", 0.0))
+
+
 def timed_forward(lm: LM, token_ids: Sequence[int], keep: int) -> torch.Tensor:
-    """``lm.forward``, its duration added to the model's cost table if one was measured."""
+    """``lm.forward``, its duration added to the thread's forward clock and the model's cost table."""
     began = time.perf_counter()
     logits = lm.forward(token_ids, keep)
     if logits.is_cuda:  # kernels run asynchronously: time their end, not their launch
         torch.cuda.synchronize(logits.device)
+    seconds = time.perf_counter() - began
+    _clock.seconds = forward_clock() + seconds
     costs = _measured.get(lm)
     if costs is not None and costs is not FLAT:
-        costs.record(len(token_ids), time.perf_counter() - began)
+        costs.record(len(token_ids), seconds)
     return logits
 
 

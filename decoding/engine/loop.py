@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import torch
 
 from decoding.engine.config import SpecConfig
-from decoding.engine.costs import DraftLength, forward_cost, timed_forward
+from decoding.engine.costs import DraftLength, forward_clock, forward_cost, timed_forward
 from decoding.engine.detok import IncrementalDetokenizer
 from decoding.engine.kv import CachedModel
 from decoding.engine.lm import LM, as_lm, reuse_prefix
@@ -179,6 +179,7 @@ class _Run:
         self.tally = _Tally()
         self.text: list[str] = []
         self.start = time.perf_counter()
+        self.clock_start = forward_clock()
         self.prefill_seconds = 0.0
 
     @property
@@ -199,6 +200,7 @@ class _Run:
             reused_prompt_tokens=self.reused,
             elapsed=time.perf_counter() - self.start,
             prefill_seconds=self.prefill_seconds,
+            forward_seconds=forward_clock() - self.clock_start,
         )
 
     def _cancelled(self) -> bool:

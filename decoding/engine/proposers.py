@@ -218,7 +218,7 @@ class MultiLayerDrafter:
             return
         first = max(fed, self.prompt_length)  # first output position judged now
         keep = max(1, end - max(fed, first - 1))  # rows guessing positions first+1 .. end
-        predicted = self.draft.runner.forward(seq[fed:end], keep=keep).argmax(dim=-1).tolist()
+        predicted = timed_forward(self.draft.runner, seq[fed:end], keep=keep).argmax(dim=-1).tolist()
         guesses = dict(zip(range(end - keep + 1, end + 1), predicted, strict=True))
         if self._next_guess is not None and fed >= self.prompt_length:
             guesses[fed] = self._next_guess
