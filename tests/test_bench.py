@@ -101,6 +101,8 @@ def test_decode_rate_leaves_the_prefill_out():
     assert run.forward_share is None and row.forward_share is None  # not measured: no claim
     timed = MethodRun("i", "lookup", True, None, 10, 40, 4.0, 4, 0, forward_seconds=3.0)
     assert timed.forward_share == 0.75 and report.summarize([timed, run])[0].forward_share == 0.75
+    short = MethodRun("j", "lookup", True, None, 2, 8, 1.01, 1, 0, first_token_seconds=1.0)
+    assert report.summarize([run, short])[0].decode_tps == pytest.approx(12 / 2.01)  # not a mean of rates
 
 
 def test_min_chars_keeps_the_long_files_and_limit_counts_those(tmp_path):

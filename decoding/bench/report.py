@@ -46,7 +46,7 @@ class Row:
     lookup_acc: float | None
     draft_acc: float | None
     first_token_s: float = 0.0  # mean time to the first answer token (the prefill)
-    decode_tps: float = 0.0  # mean tokens/s after the first token
+    decode_tps: float = 0.0  # tokens/s after the first token, over all items
     forward_share: float | None = None  # mean share of the time spent in model forwards
 
 
@@ -78,11 +78,22 @@ def summarize(runs: Iterable[MethodRun], bucket: tuple[float, float] | None = No
                 _mean_acc(rs, "lookup"),
                 _mean_acc(rs, "draft"),
                 statistics.fmean([r.first_token_seconds for r in rs]),
-                statistics.fmean([r.decode_tokens_per_s for r in rs]),
+                _decode_rate(rs),
                 _mean([r.forward_share for r in rs]),
             )
         )
     return rows
+
+
+def _decode_rate(runs: Sequence[MethodRun]) -> float:
+    """Tokens after the first over the seconds after the first token, summed over the items.
+
+    A mean of per-item rates would be ruled by short answers, whose few tokens after a long prefill
+    make huge or meaningless rates.
+    """
+    timed = [r for r in runs if r.first_token_seconds]
+    seconds = sum(r.seconds - r.first_token_seconds for r in timed)
+    return sum(r.new_tokens for r in timed) / seconds if seconds > 0 else 0.0
 
 
 def _mean(values: Iterable[float | None]) -> float | None:
