@@ -26,6 +26,7 @@ class CachedModel:
     """A transformers model behind the :class:`decoding.engine.lm.LM` interface."""
 
     name = "torch"
+    reuse_is_exact = True  # tested: a warm run gives the cold run's tokens (tests/test_engine_builtin.py)
 
     def __init__(self, model: PreTrainedModel) -> None:
         self.model = model

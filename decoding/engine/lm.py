@@ -27,6 +27,9 @@ class LM(Protocol):
 
     name: str  # the engine, for describe(): "torch" or "llama.cpp"
     forwards: int  # forward calls so far (bench and Stats count them)
+    # Whether a prompt read in other chunks (a kept prefix, then the rest) gives the same KV bit for bit:
+    # false where the kernels change with the batch size (llama.cpp on some quantisations).
+    reuse_is_exact: bool
 
     @property
     def tokens(self) -> list[int]:
@@ -78,8 +81,10 @@ def reuse_prefix(lm: LM, prompt_ids: Sequence[int]) -> int:
 
     At least the prompt's last token stays unfed, so the first forward has input and yields the
     logits of the first new token: a repeated prompt recomputes one position, not the whole prompt.
+    A model whose results depend on how its input was batched (``reuse_is_exact`` false) keeps
+    nothing: a warm run must give the cold run's tokens.
     """
-    kept = min(common_prefix(lm.tokens, prompt_ids), len(prompt_ids) - 1)
+    kept = min(common_prefix(lm.tokens, prompt_ids), len(prompt_ids) - 1) if lm.reuse_is_exact else 0
     lm.rollback(max(0, kept))
     return max(0, kept)
 

@@ -14,6 +14,7 @@ long prompt is also a natural point to report progress and honour a cancel betwe
 from __future__ import annotations
 
 import ctypes
+import json
 import logging
 import os
 from collections.abc import Sequence
@@ -22,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from common.atomic import atomic_write_text
+from common.paths import cache_dir
 from decoding.models.store import ModelError
 
 if TYPE_CHECKING:
@@ -32,12 +35,14 @@ log = logging.getLogger(__name__)
 DEFAULT_CONTEXT = 32768  # tokens; capped by the model's training context
 BATCH = 512  # tokens per llama_decode (and per prefill chunk)
 # Tokens per compute graph (llama.cpp splits a batch into such micro-batches). Measured on this build
-# (docs/benchmarks.md): logits of a position fed in a micro-batch of < 64 tokens are bit-identical to
-# feeding it alone with 1 thread (not always with 2: see default_threads); from 64 tokens on a
-# different kernel path changes the last bits (up to 1.0 in a logit). Below that threshold, a verify
-# of any length and a prefill in any chunks compute exactly what one-token regular decoding
-# computes: losslessness holds bit for bit.
+# (docs/benchmarks.md): for the builtin Q4_1 smollm2, logits of a position fed in a micro-batch of < 64
+# tokens are bit-identical to feeding it alone with 1 thread (not always with 2: see default_threads);
+# from 64 tokens on a different kernel path changes the last bits (up to 1.0 in a logit). Other
+# quantisations switch kernels much earlier (Qwen2.5-Coder's Q4_K_M: from 4 tokens on, 0.48 in a
+# logit, argmax flips), so the size up to which a verify is exact is measured per model: see
+# :func:`exact_verify_size`.
 MICRO_BATCH = 48
+EXACT_CANDIDATES = (2, 3, 4, 6, 8, 12, 16, 24, 32, MICRO_BATCH)  # verify sizes tried, smallest first
 _GGML_LOG_ERROR = 4
 
 
@@ -84,12 +89,84 @@ def default_threads() -> int:
     return 1
 
 
+def _quantization(desc: str) -> str:
+    """``llama 135M Q4_1`` -> ``Q4_1``; ``qwen2 1.5B Q4_K - Medium`` -> ``Q4_K_M``; ``F32 (guessed)`` -> F32."""
+    words = [w for w in desc.split()[2:] if not w.startswith("(")]
+    if "-" in words[1:-1]:
+        i = words.index("-")
+        return f"{words[i - 1]}_{words[i + 1][:1]}"
+    return words[-1] if words else "?"
+
+
+def _probe_tokens(vocab_size: int, count: int) -> list[int]:
+    """Ordinary token ids spread over the vocabulary (no special tokens at the start or end)."""
+    return [100 + (i * 7919) % max(1, vocab_size - 200) for i in range(count)]
+
+
+def _measure_exact_size(model: LlamaCppModel) -> int:
+    """The largest of :data:`EXACT_CANDIDATES` whose batched logits equal one-token steps bit for bit.
+
+    Each candidate size k is fed once token by token and once as one decode, after the same context;
+    the first size whose rows differ ends the search (llama.cpp switches kernels at a size and stays
+    switched). 1 if even two tokens differ: then verification gains nothing but stays exact.
+    """
+    context = _probe_tokens(model.vocab_size, 32 + max(EXACT_CANDIDATES))
+    prefix, tokens = context[:32], context[32:]
+    model.forward(prefix, keep=1)
+    exact = 1
+    for size in EXACT_CANDIDATES:
+        model.rollback(len(prefix))
+        single = np.stack([model.forward([t], keep=1)[0].numpy() for t in tokens[:size]])
+        model.rollback(len(prefix))
+        model.verify_size = size
+        batched = model.forward(tokens[:size], keep=size).numpy()
+        if not np.array_equal(single, batched):
+            break
+        exact = size
+    model.rollback(0)
+    model.forwards = 0
+    return exact
+
+
+def exact_verify_size(model: LlamaCppModel) -> int:
+    """:func:`_measure_exact_size`, remembered per model file, llama.cpp version and thread count.
+
+    The measurement takes up to a few seconds of one-token steps, so it runs once per machine and
+    model; the verdict lives in the cache folder (``llama-exact.json``).
+    """
+    stat = model.path.stat()
+    key = f"{model.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{model._lib.__version__}|{model.threads}"
+    store = cache_dir() / "llama-exact.json"
+    try:
+        known = json.loads(store.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    if not isinstance(known, dict):
+        known = {}
+    size = known.get(key)
+    if isinstance(size, int) and size >= 1:
+        return size
+    size = _measure_exact_size(model)
+    known[key] = size
+    try:
+        atomic_write_text(store, json.dumps(known, indent=1))
+    except OSError as exc:  # a read-only cache costs a re-measurement next time, nothing else
+        log.warning("could not remember llama.cpp's exact verify size in %s: %s", store, exc)
+    return size
+
+
 class LlamaCppModel:
     """A GGUF model and one llama.cpp context, behind the :class:`decoding.engine.lm.LM` interface."""
 
     name = "llama.cpp"
 
-    def __init__(self, path: Path, context: int = DEFAULT_CONTEXT, threads: int | None = None) -> None:
+    def __init__(
+        self, path: Path, context: int = DEFAULT_CONTEXT, threads: int | None = None, target: bool = True
+    ) -> None:
+        """Load ``path``; a ``target`` (whose verifies must equal one-token steps) measures its exact size.
+
+        A draft only proposes, so its verifies may take any kernel path: it skips the measurement.
+        """
         llama_cpp = _import()
         _route_logs(llama_cpp)
         self._lib = llama_cpp
@@ -127,7 +204,15 @@ class LlamaCppModel:
         self.forwards = 0
         desc = ctypes.create_string_buffer(128)
         llama_cpp.llama_model_desc(self._model, desc, len(desc))
-        self.quantization = desc.value.decode("utf-8", "replace").split()[-1]  # "llama 135M Q4_1" -> Q4_1
+        self.quantization = _quantization(desc.value.decode("utf-8", "replace"))
+        self.threads = params.n_threads
+        # Tokens per decode in a verification: up to this many, logits equal one-token steps bit for bit.
+        self.verify_size = exact_verify_size(self) if target else MICRO_BATCH
+
+    @property
+    def reuse_is_exact(self) -> bool:
+        """Exact micro-batches of every size give every chunking of a prompt the same KV."""
+        return self.verify_size >= MICRO_BATCH
 
     @property
     def tokens(self) -> list[int]:
@@ -164,8 +249,11 @@ class LlamaCppModel:
             )
         ids = np.asarray(token_ids, dtype=np.int32)
         rows: list[np.ndarray] = []
-        for offset in range(0, n, BATCH):
-            chunk = ids[offset : offset + BATCH]
+        # A verification (several rows wanted) goes in decodes small enough to stay exact; a prefill
+        # (one row) may take any path: every method reads the prompt the same way.
+        step = BATCH if keep == 1 else self.verify_size
+        for offset in range(0, n, step):
+            chunk = ids[offset : offset + step]
             size = len(chunk)
             wanted = max(0, min(size, offset + size - (n - keep)))  # output rows in this chunk
             self._token[:size] = chunk

@@ -220,7 +220,7 @@ def _load_with_llamacpp(
     target = LlamaCppModel(target_gguf)
     if draft_src is not None and draft_gguf is not None:
         progress(f"loading draft {draft_src.name} ({draft_gguf.name}) with llama.cpp", None)
-        draft_model = LlamaCppModel(draft_gguf)
+        draft_model = LlamaCppModel(draft_gguf, target=False)
     elif draft_src is not None:
         draft_dtype = _pick_dtype(dtype, dev)
         progress(f"loading draft {draft_src.name} ({_dtype_name(draft_dtype)}) on {dev}", None)
