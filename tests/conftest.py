@@ -12,8 +12,14 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from hypothesis import settings
 
 from decoding.models.load import FetchError, LoadedModels
+
+# Property tests check correctness, not speed: a 200 ms deadline per example only measures how busy
+# the machine is (a shared 2-core box failed test_detok that way), so no deadline anywhere.
+settings.register_profile("specedit", deadline=None)
+settings.load_profile("specedit")
 
 
 def skip_without_builtin(exc: FetchError) -> NoReturn:
