@@ -90,7 +90,10 @@ def default_threads() -> int:
 
 
 def _quantization(desc: str) -> str:
-    """``llama 135M Q4_1`` -> ``Q4_1``; ``qwen2 1.5B Q4_K - Medium`` -> ``Q4_K_M``; ``F32 (guessed)`` -> F32."""
+    """The quantisation in llama.cpp's model description, named as GGUF files are.
+
+    ``llama 135M Q4_1`` -> ``Q4_1``; ``qwen2 1.5B Q4_K - Medium`` -> ``Q4_K_M``; ``F32 (guessed)`` -> F32.
+    """
     words = [w for w in desc.split()[2:] if not w.startswith("(")]
     if "-" in words[1:-1]:
         i = words.index("-")
