@@ -83,13 +83,17 @@ def forward_clock() -> float:
     return float(getattr(_clock, "seconds", 0.0))
 
 
-def timed_forward(lm: LM, token_ids: Sequence[int], keep: int) -> torch.Tensor:
-    """``lm.forward``, its duration added to the thread's forward clock and the model's cost table."""
+def _forward_and_time(lm: LM, token_ids: Sequence[int], keep: int) -> tuple[torch.Tensor, float]:
     began = time.perf_counter()
     logits = lm.forward(token_ids, keep)
     if logits.is_cuda:  # kernels run asynchronously: time their end, not their launch
         torch.cuda.synchronize(logits.device)
-    seconds = time.perf_counter() - began
+    return logits, time.perf_counter() - began
+
+
+def timed_forward(lm: LM, token_ids: Sequence[int], keep: int) -> torch.Tensor:
+    """``lm.forward``, its duration added to the thread's forward clock and the model's cost table."""
+    logits, seconds = _forward_and_time(lm, token_ids, keep)
     _clock.seconds = forward_clock() + seconds
     costs = _measured.get(lm)
     if costs is not None and costs is not FLAT:
@@ -113,11 +117,7 @@ def forward_cost(lm: LM, context: Sequence[int]) -> ForwardCosts:
     timings: dict[int, float] = {}
     try:
         for size in PROBE_SIZES:
-            began = time.perf_counter()
-            timed = lm.forward(tokens[:size], keep=size)
-            if timed.is_cuda:
-                torch.cuda.synchronize(timed.device)
-            seconds = time.perf_counter() - began
+            _, seconds = _forward_and_time(lm, tokens[:size], keep=size)
             lm.rollback(start)
             timings[size] = min(seconds, timings.get(size, seconds))
     except ModelError:  # no room left in the context for the probes: verify at any length, as on a GPU
