@@ -81,8 +81,9 @@ def test_costs_interpolate_between_timed_sizes_and_extend_the_last_slope() -> No
 def test_timed_forwards_update_the_table_of_a_measured_model() -> None:
     lm = CachedModel(lively_llama(0))
     costs = forward_cost(lm, [5, 6, 7])
-    costs.table.pop(4)
-    timed_forward(lm, [1, 2, 3, 4], keep=1)
-    assert 4 in costs.table
-    costs.record(4, costs.table[4] + 10.0)
-    assert costs.table[4] < costs.seconds(16) + 10.0  # a new timing moves the entry, not replaces it
+    assert 5 not in costs.table
+    timed_forward(lm, [1, 2, 3, 4, 5], keep=1)
+    assert 5 in costs.table and costs.seconds(5) == costs.table[5]  # a new size joins the table
+    before = costs.table[5]
+    costs.record(5, before + 10.0)
+    assert before < costs.table[5] < before + 10.0  # a new timing moves the entry, not replaces it

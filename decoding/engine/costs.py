@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
+from bisect import insort
 from collections.abc import Callable, Sequence
 
 import torch
@@ -46,9 +47,10 @@ class ForwardCosts:
         if not seconds_by_size or min(seconds_by_size) < 1:
             raise ValueError("need the timing of at least one forward of >= 1 token")
         self.table = dict(seconds_by_size)
+        self._sizes = sorted(self.table)  # kept sorted: read up to a few hundred times per verify
 
     def seconds(self, n: int) -> float:
-        sizes = sorted(self.table)
+        sizes = self._sizes
         if n <= sizes[0]:
             return self.table[sizes[0]] * n / sizes[0]
         for low, high in zip(sizes, sizes[1:], strict=False):
@@ -64,6 +66,8 @@ class ForwardCosts:
 
     def record(self, n: int, seconds: float) -> None:
         old = self.table.get(n)
+        if old is None:
+            insort(self._sizes, n)
         self.table[n] = seconds if old is None else old + LEARNING_RATE * (seconds - old)
 
 

@@ -112,18 +112,17 @@ def make_proposer(
         length = None if target_cost is None else DraftLength(target_cost, config.num_lookup_tokens)
         return LookupDrafter(lookup(), prompt_length, config.num_lookup_tokens, length)
     draft_model = draft if draft is not None else _self_draft(target, config)
-    if target_cost is None:
-        if config.method == "draft":
-            return ModelDrafter(draft_model, config)
-        return MultiLayerDrafter(draft_model, lookup(), prompt_length, config)
-    draft_cost = forward_cost(draft_model, context)
+    draft_cost = None if target_cost is None else forward_cost(draft_model, context)
     if config.method == "draft":
-        # One draft forward per drafted token.
-        cost = DraftLength(target_cost, config.max_draft_tokens, lambda k: k * draft_cost.seconds(1))
+        cost = None
+        if target_cost is not None and draft_cost is not None:  # one draft forward per drafted token
+            cost = DraftLength(target_cost, config.max_draft_tokens, lambda k: k * draft_cost.seconds(1))
         return ModelDrafter(draft_model, config, cost)
-    cap = config.micro_draft_tokens * config.max_num_run
-    # Through the draft, PLD chunks cost about one draft forward over the chunk.
-    costs = (DraftLength(target_cost, cap), DraftLength(target_cost, cap, draft_cost.seconds))
+    costs = None
+    if target_cost is not None and draft_cost is not None:
+        cap = config.micro_draft_tokens * config.max_num_run
+        # Through the draft, PLD chunks cost about one draft forward over the chunk.
+        costs = (DraftLength(target_cost, cap), DraftLength(target_cost, cap, draft_cost.seconds))
     return MultiLayerDrafter(draft_model, lookup(), prompt_length, config, costs)
 
 
