@@ -80,8 +80,9 @@ def default_threads() -> int:
 
     Measured (docs/benchmarks.md): with 2 threads the builtin's lookup output left regular's at token
     71 of an edit of examples/inventory.py (llama.cpp splits batched and single-token work over
-    threads differently, so the last bits differ); with 1 thread every verify is bit-identical to
-    one-token decoding. On this 2-core box one thread was also the faster setting under load.
+    threads differently, so the last bits differ); with 1 thread a verify up to the model's measured
+    exact size (:func:`exact_verify_size`) is bit-identical to one-token decoding. On this 2-core box
+    one thread was also the faster setting under load.
     """
     value = os.environ.get("SPECEDIT_LLAMA_THREADS", "").strip()
     if value.isdigit() and int(value) > 0:
@@ -112,6 +113,8 @@ def _measure_exact_size(model: LlamaCppModel) -> int:
     Each candidate size k is fed once token by token and once as one decode, after the same context;
     the first size whose rows differ ends the search (llama.cpp switches kernels at a size and stays
     switched). 1 if even two tokens differ: then verification gains nothing but stays exact.
+    It sets ``model.verify_size`` to each candidate in turn (``forward`` splits verifies by it) and
+    leaves the cache empty and the forward count at zero.
     """
     context = _probe_tokens(model.vocab_size, 32 + max(EXACT_CANDIDATES))
     prefix, tokens = context[:32], context[32:]
