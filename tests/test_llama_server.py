@@ -8,7 +8,6 @@ reaches the review, the file and the commit, and that every failure ends cleanly
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 import time
@@ -18,7 +17,6 @@ from pathlib import Path
 
 import pytest
 from textual.message import Message
-from textual.worker import WorkerFailed
 
 from app.cli import main
 from app.messages import LiveFrame, ProposalReady
@@ -29,7 +27,7 @@ from decoding.events import Done, Error
 from decoding.request import EditRequest
 from decoding.session import Proposal, propose_edit
 from tests.llama_server import MODEL_NAME, LlamaServer, require_server
-from tests.tui_support import INSTRUCTION, ORIGINAL, git, make_repo, model_args
+from tests.tui_support import INSTRUCTION, ORIGINAL, git, make_repo, model_args, settle, type_instruction
 
 pytestmark = pytest.mark.slow
 
@@ -113,30 +111,11 @@ def test_edit_cut_by_the_budget_is_refused_and_nothing_applied(
 
 # -- the TUI -------------------------------------------------------------------------------------
 
-_SCREEN_WORKERS = ("generate", "git", "file", "review-apply", "grammar", "check")
-
 
 def tui_app(url: str, target: Path) -> SpeceditApp:
     """The app with its real backend factory, pointed at the server like `specedit --backend openai`."""
     options = model_args(backend="openai", base_url=url, model=MODEL_NAME, method="auto", no_cache=True)
     return SpeceditApp(target, options)
-
-
-async def settle(app: SpeceditApp, pilot) -> None:  # noqa: ANN001
-    for _ in range(3):  # a finished worker may start the next one (apply -> open)
-        mine = [w for w in app.workers if w.group in _SCREEN_WORKERS and w.is_running]
-        if mine:
-            with contextlib.suppress(WorkerFailed):
-                await app.workers.wait_for_complete(mine)
-        await pilot.pause()
-
-
-async def type_instruction(app: SpeceditApp, pilot, instruction: str = INSTRUCTION) -> None:  # noqa: ANN001
-    await settle(app, pilot)
-    box = app.main.instruction_box
-    box.focus()
-    box.value = instruction
-    await pilot.press("enter")
 
 
 async def test_tui_streams_the_servers_answer_into_review_and_applies_it(

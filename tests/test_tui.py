@@ -6,7 +6,6 @@ the typed messages the workers and widgets post (``run_test(message_hook=...)``)
 
 from __future__ import annotations
 
-import contextlib
 import json
 import stat
 import time
@@ -15,7 +14,6 @@ from pathlib import Path
 import pytest
 from textual.message import Message
 from textual.notifications import Notify
-from textual.worker import WorkerFailed
 
 from app.files import MAX_BYTES, FileRefused, read_editable
 from app.messages import LiveFrame, ProposalReady
@@ -33,10 +31,11 @@ from tests.tui_support import (
     git,
     make_repo,
     model_args,
+    settle,
+    type_instruction,
 )
 
 SIZE = (140, 40)
-_SCREEN_WORKERS = ("generate", "git", "file", "review-apply", "grammar", "check")
 SECOND_ONLY = ORIGINAL.replace("    return a * b", "    result = a * b\n    return result")
 
 
@@ -61,16 +60,6 @@ def notes(app: SpeceditApp) -> str:
     return str(app.main.query_one("#notes").render())
 
 
-async def settle(app: SpeceditApp, pilot) -> None:  # noqa: ANN001
-    """Wait for the screen's workers (the file tree's loader never completes, so it is left out)."""
-    for _ in range(3):  # a finished worker may post a message that starts the next one (apply -> open)
-        mine = [w for w in app.workers if w.group in _SCREEN_WORKERS and w.is_running]
-        if mine:
-            with contextlib.suppress(WorkerFailed):  # the screen's handler shows failures as notes
-                await app.workers.wait_for_complete(mine)
-        await pilot.pause()
-
-
 async def opened(app: SpeceditApp, pilot) -> None:  # noqa: ANN001
     await settle(app, pilot)
     assert app.main.current is not None
@@ -78,10 +67,7 @@ async def opened(app: SpeceditApp, pilot) -> None:  # noqa: ANN001
 
 async def ask(app: SpeceditApp, pilot, instruction: str = INSTRUCTION) -> None:  # noqa: ANN001
     await opened(app, pilot)
-    box = app.main.instruction_box
-    box.focus()
-    box.value = instruction
-    await pilot.press("enter")
+    await type_instruction(app, pilot, instruction)
     await settle(app, pilot)
 
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual.worker import WorkerFailed
 
 from app.run_options import RunOptions
 from decoding.events import Done, Error, Event, Span, Stats
 from decoding.request import EditRequest
+
+if TYPE_CHECKING:
+    from app.tui import SpeceditApp
 
 ORIGINAL = """\
 def add(a, b):
@@ -126,3 +133,25 @@ def make_repo(folder: Path) -> Path:
     git(folder, "add", "calc.py", "README.md", ".gitignore", "logo.png")
     git(folder, "commit", "-q", "-m", "initial")
     return folder
+
+
+SCREEN_WORKERS = ("generate", "git", "file", "review-apply", "grammar", "check")
+
+
+async def settle(app: SpeceditApp, pilot) -> None:  # noqa: ANN001
+    """Wait for the screen's workers (the file tree's loader never completes, so it is left out)."""
+    for _ in range(3):  # a finished worker may post a message that starts the next one (apply -> open)
+        mine = [w for w in app.workers if w.group in SCREEN_WORKERS and w.is_running]
+        if mine:
+            with contextlib.suppress(WorkerFailed):  # the screen's handler shows failures as notes
+                await app.workers.wait_for_complete(mine)
+        await pilot.pause()
+
+
+async def type_instruction(app: SpeceditApp, pilot, instruction: str = INSTRUCTION) -> None:  # noqa: ANN001
+    """Type an instruction into the box and press enter, once the screen is idle."""
+    await settle(app, pilot)
+    box = app.main.instruction_box
+    box.focus()
+    box.value = instruction
+    await pilot.press("enter")
