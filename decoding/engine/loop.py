@@ -24,6 +24,7 @@ from decoding.engine.kv import CachedModel
 from decoding.engine.lm import LM, as_lm, reuse_prefix
 from decoding.engine.lookup import PromptLookup
 from decoding.engine.proposers import (
+    DraftModel,
     LookupDrafter,
     ModelDrafter,
     MultiLayerDrafter,
@@ -89,11 +90,12 @@ def make_proposer(
     context: Sequence[int],
     original_ids: Sequence[int],
     config: SpecConfig,
+    cancel: threading.Event | None = None,
 ) -> Proposer:
     """The method's proposer; with ``cost_policy`` its draft lengths come from measured forward costs.
 
-    ``context`` is the prompt: its length is where the output starts, and its tokens feed the cost
-    probes (``decoding.engine.costs``).
+    ``context`` is the prompt: its length is where the output starts, its tokens feed the cost probes
+    (``decoding.engine.costs``), and a draft model starts reading it in the background at once.
     """
     prompt_length = len(context)
 
@@ -113,17 +115,18 @@ def make_proposer(
         return LookupDrafter(lookup(), prompt_length, config.num_lookup_tokens, length)
     draft_model = draft if draft is not None else _self_draft(target, config)
     draft_cost = None if target_cost is None else forward_cost(draft_model, context)
+    reader = DraftModel(draft_model, context, config.prefill_chunk, cancel)
     if config.method == "draft":
         cost = None
         if target_cost is not None and draft_cost is not None:  # one draft forward per drafted token
             cost = DraftLength(target_cost, config.max_draft_tokens, lambda k: k * draft_cost.seconds(1))
-        return ModelDrafter(draft_model, config, cost)
+        return ModelDrafter(reader, config, cost)
     costs = None
     if target_cost is not None and draft_cost is not None:
         cap = config.micro_draft_tokens * config.max_num_run
         # Through the draft, PLD chunks cost about one draft forward over the chunk.
         costs = (DraftLength(target_cost, cap), DraftLength(target_cost, cap, draft_cost.seconds))
-    return MultiLayerDrafter(draft_model, lookup(), prompt_length, config, costs)
+    return MultiLayerDrafter(reader, lookup(), prompt_length, config, costs)
 
 
 DRAFT_LAYERS: tuple[Layer, ...] = ("lookup", "draft")
@@ -354,9 +357,12 @@ def edit_stream(
             reuse_prefix(draft_lm, prompt_ids)
         elif draft_lm is not None:
             draft_lm.rollback(0)
-        proposer = make_proposer(target_lm, draft_lm, prompt_ids, original_ids, config)
-        run = _Run(target_lm, proposer, tokenizer, prompt_ids, config, cancel)
-        yield from run.events()
+        proposer = make_proposer(target_lm, draft_lm, prompt_ids, original_ids, config, cancel)
+        try:
+            run = _Run(target_lm, proposer, tokenizer, prompt_ids, config, cancel)
+            yield from run.events()
+        finally:
+            proposer.close()  # the draft's cache is free again before anyone reuses it
     except torch.OutOfMemoryError as exc:
         yield Error(f"out of memory: {exc}", kind="oom")
     except ModelError as exc:  # the backend refused: context too small, a failed llama.cpp decode

@@ -36,6 +36,10 @@ class Proposer(Protocol):
     @property
     def forwards(self) -> int: ...
 
+    def close(self) -> None:
+        """The generation is over: release what the proposer runs in the background."""
+        ...
+
 
 class NoDraft:
     forwards = 0
@@ -44,6 +48,9 @@ class NoDraft:
         return []
 
     def commit(self, seq: list[int], old_length: int, accepted: int) -> None:
+        pass
+
+    def close(self) -> None:
         pass
 
 
@@ -82,23 +89,82 @@ class LookupDrafter:
         if self.length is not None and self._judged is not None:
             self.length.observe(self._judged, accepted)
 
+    def close(self) -> None:
+        pass
 
-class _DraftModel:
-    """The draft model's cache kept in step with ``seq`` + the draft being built."""
 
-    def __init__(self, model: LM) -> None:
-        self.runner = model
+class DraftModel:
+    """The draft model's cache kept in step with ``seq`` + the draft being built.
+
+    The draft reads the prompt on a thread of its own while the target reads it: both engines' kernels
+    run without the GIL, so with a core to spare the draft's prompt costs no wall time (read in line,
+    the 0.5B draft's prompt added 2.6 s to the Qwen pair's first token on CPU, docs/benchmarks.md).
+    Everything else waits for that read (:attr:`runner`), so no two threads ever touch the draft's cache.
+    """
+
+    def __init__(
+        self,
+        model: LM,
+        prompt: Sequence[int] = (),
+        chunk: int = 512,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        self._model = model
         self.forwards_before = model.forwards
+        self._read_forwards = 0  # the prompt read's forwards, not counted as drafting
+        self._stop = threading.Event()
+        self._failure: BaseException | None = None
+        self._reader: threading.Thread | None = None
+        end = len(prompt) - 1  # the last prompt token goes with the first draft forward
+        if model.length < end:
+            args = (list(prompt[:end]), chunk, cancel)
+            self._reader = threading.Thread(target=self._read, args=args, name="draft-prompt", daemon=True)
+            self._reader.start()
+
+    def _read(self, tokens: list[int], chunk: int, cancel: threading.Event | None) -> None:
+        try:
+            while self._model.length < len(tokens) and not self._stop.is_set():
+                if cancel is not None and cancel.is_set():
+                    return
+                fed = self._model.length
+                self._model.forward(tokens[fed : fed + chunk], keep=1)
+                self._read_forwards += 1
+        except BaseException as exc:  # raised again where the draft is next used
+            self._failure = exc
+
+    @property
+    def runner(self) -> LM:
+        """The draft LM, once its prompt read is over; a failed read raises here, on the engine's thread."""
+        if self._reader is not None:
+            self._reader.join()
+            self._reader = None
+            if self._failure is not None:
+                raise self._failure
+        return self._model
+
+    @property
+    def forwards(self) -> int:
+        """Draft forwards spent drafting (without waiting for the prompt read)."""
+        return self._model.forwards - self.forwards_before - self._read_forwards
 
     def run(self, seq: list[int], drafted: list[int], chunk: Sequence[int]) -> torch.Tensor:
         """Logits predicting each token of ``chunk`` and the one after it (``len(chunk) + 1`` rows)."""
-        fed = self.runner.length
+        runner = self.runner
+        fed = runner.length
         unseen = seq[fed:] + drafted if fed <= len(seq) else drafted[fed - len(seq) :]
-        return timed_forward(self.runner, unseen + list(chunk), keep=len(chunk) + 1)
+        return timed_forward(runner, unseen + list(chunk), keep=len(chunk) + 1)
 
     def sync(self, old_length: int, accepted: int) -> None:
         """Drop the cached draft tokens the target rejected."""
-        self.runner.rollback(min(self.runner.length, old_length + accepted))
+        runner = self.runner
+        runner.rollback(min(runner.length, old_length + accepted))
+
+    def close(self) -> None:
+        """Stop a prompt read still under way (a cancel, an early stop) and wait for it to let go."""
+        self._stop.set()
+        if self._reader is not None:
+            self._reader.join()
+            self._reader = None
 
 
 def _append(segments: list[Segment], layer: Layer, tokens: list[int]) -> None:
@@ -122,8 +188,8 @@ class ModelDrafter:
     tokens are mostly rejected and each costs a draft forward.
     """
 
-    def __init__(self, draft: LM, config: SpecConfig, cost: DraftLength | None = None) -> None:
-        self.draft = _DraftModel(draft)
+    def __init__(self, draft: DraftModel, config: SpecConfig, cost: DraftLength | None = None) -> None:
+        self.draft = draft
         self.length = config.num_draft_tokens
         self.max_length = config.max_draft_tokens
         self.min_prob = config.draft_min_prob
@@ -132,7 +198,10 @@ class ModelDrafter:
 
     @property
     def forwards(self) -> int:
-        return self.draft.runner.forwards - self.draft.forwards_before
+        return self.draft.forwards
+
+    def close(self) -> None:
+        self.draft.close()
 
     def propose(self, seq: list[int], limit: int, cancel: threading.Event | None) -> list[Segment]:
         drafted: list[int] = []
@@ -178,13 +247,13 @@ class MultiLayerDrafter:
 
     def __init__(
         self,
-        draft: LM,
+        draft: DraftModel,
         lookup: PromptLookup,
         prompt_length: int,
         config: SpecConfig,
         costs: tuple[DraftLength, DraftLength] | None = None,
     ) -> None:
-        self.draft = _DraftModel(draft)
+        self.draft = draft
         # Lengths from measured costs: PLD straight to the target, and PLD through the draft model.
         self.costs = costs
         self._cost: DraftLength | None = None  # the one asked for the current draft
@@ -198,7 +267,10 @@ class MultiLayerDrafter:
 
     @property
     def forwards(self) -> int:
-        return self.draft.runner.forwards - self.draft.forwards_before
+        return self.draft.forwards
+
+    def close(self) -> None:
+        self.draft.close()
 
     @property
     def on_probation(self) -> bool:
