@@ -22,7 +22,14 @@ def two_edits(tmp_path: Path) -> tuple[Path, str, str]:
     path = root / "f.py"
     with EditRepo.open(root) as repo:
         first = repo.apply_edit(path, "1\n", read_text(path), instruction="first edit", meta=META)
-        meta = EditMeta(model="other/model", method="plain", new_tokens=2, chars_per_s=5.0, tokens_per_s=1.5)
+        meta = EditMeta(
+            model="other/model",
+            method="plain",
+            new_tokens=2,
+            chars_per_s=5.0,
+            tokens_per_s=1.5,
+            engine="llama.cpp",
+        )
         second = repo.apply_edit(path, "2\n", "1\n", instruction="second edit", meta=meta)
     return root, first, second
 
@@ -69,14 +76,15 @@ def test_log_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "instruction",
         "model",
         "method",
+        "engine",
         "chars/s",
         "tok/s",
         "speed-up",
     ]
     assert lines[1].startswith(second[:7]) and "second edit" in lines[1]
-    assert lines[1].split()[-5:] == ["other/model", "plain", "5.0", "1.5", "-"]
+    assert lines[1].split()[-6:] == ["other/model", "plain", "llama.cpp", "5.0", "1.5", "-"]
     assert lines[2].startswith(first[:7])
-    assert lines[2].split()[-5:] == ["tiny", "multilayer", "123.4", "31.2", "2.50x"]
+    assert lines[2].split()[-6:] == ["tiny", "multilayer", META.engine, "123.4", "31.2", "2.50x"]
     assert len(lines) == 3  # the user's initial commit is not listed
     assert main(["log", str(root), "-n", "1"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 2

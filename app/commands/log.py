@@ -11,7 +11,9 @@ _INSTRUCTION_WIDTH = 48
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("log", help="list specedit edits (hash, time, instruction, model, speed)")
+    p = sub.add_parser(
+        "log", help="list specedit edits (hash, time, instruction, model, method, engine, speed)"
+    )
     p.add_argument("path", nargs="?", default=".", help="a file or folder inside the repository (default: .)")
     p.add_argument("-n", "--limit", type=positive_int, default=50, help="show at most N edits (default: 50)")
 
@@ -24,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     if not records:
         print("no specedit edits in this history yet")
         return 0
-    rows = [("hash", "time", "instruction", "model", "method", "chars/s", "tok/s", "speed-up")]
+    rows = [("hash", "time", "instruction", "model", "method", "engine", "chars/s", "tok/s", "speed-up")]
     for record in records:
         meta = record.meta
         rows.append(
@@ -34,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
                 _clip(record.instruction, _INSTRUCTION_WIDTH),
                 meta.model,
                 meta.method,
+                meta.engine,
                 f"{meta.chars_per_s:.1f}",
                 f"{meta.tokens_per_s:.1f}",
                 f"{meta.speedup:.2f}x" if meta.speedup is not None else "-",
