@@ -57,7 +57,7 @@ def make_backend(options: RunOptions, progress: Progress | None = None) -> EditB
     from decoding.engine.config import SpecConfig, resolve_method
 
     models = load_models_for(options, progress)
-    if options.method in ("auto", "draft", "multilayer") and models.engine == "torch":  # LoRA: torch only
+    if options.method in ("auto", "draft", "multilayer"):
         from decoding.personal.tune import use_tuned_draft
 
         use_tuned_draft(models)  # a `specedit tune` adapter, when there is one, speeds the draft up

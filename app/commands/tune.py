@@ -17,6 +17,7 @@ from common.errors import UsageError
 
 if TYPE_CHECKING:
     from decoding.personal.log import EditRecord
+    from decoding.personal.tune import ProgressFn, TuneConfig, TuneResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -70,11 +71,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _reset(options: RunOptions) -> int:
+    from decoding.models.catalog import default_draft
     from decoding.models.load import resolve_model
     from decoding.personal.tune import find_adapter
 
     target = resolve_model(options.model).name
-    draft = resolve_model(options.draft).name if options.draft else None
+    draft_spec = default_draft(options.model, options.draft)
+    draft = resolve_model(draft_spec).name if draft_spec else None
     found = find_adapter(target, draft)
     if found is None:
         print(f"no tuned adapter for {draft or target}")
@@ -85,29 +88,28 @@ def _reset(options: RunOptions) -> int:
 
 
 def _tune(args: argparse.Namespace, options: RunOptions, records: list[EditRecord]) -> int:
-    """Train the draft's LoRA; the target loads in full precision unless --load-in-4bit says otherwise."""
-    from app.backends import load_models_for
-    from decoding.personal.tune import TuneConfig, tune_models
+    """Train the draft's LoRA: a separate draft loads alone; a self-speculative one needs the target,
+    in full precision unless --load-in-4bit says otherwise."""
+    from decoding.models.catalog import default_draft
+    from decoding.personal.tune import TuneConfig
 
     try:
         config = TuneConfig(steps=args.steps, lora_r=args.lora_r, lr=args.lr, max_tokens=args.max_tokens)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    models = load_models_for(
-        options,
-        lambda message, _fraction: print(message, flush=True),
-        load_in_4bit=bool(options.load_in_4bit),
-        engine="torch",  # LoRA training needs torch weights
-    )
     every = max(1, config.steps // 20)
 
     def progress(step: int, steps: int, loss: float) -> None:
         if step % every == 0 or step == steps:
             print(f"step {step}/{steps} · loss {loss:.3f}", flush=True)
 
-    print(f"tuning the draft on {len(records)} accepted edits ({models.device})", flush=True)
+    draft = default_draft(options.model, options.draft)
     try:
-        result = tune_models(models, records, config, k=args.early_exit_layers, progress=progress)
+        result = (
+            _tune_self(args, options, records, config, progress)
+            if draft is None
+            else _tune_separate(options, draft, records, config, progress)
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     print(
@@ -115,3 +117,51 @@ def _tune(args: argparse.Namespace, options: RunOptions, records: list[EditRecor
         f"{result.agreement_before:.1%} -> {result.agreement_after:.1%})"
     )
     return 0
+
+
+def _report(message: str, _fraction: float | None) -> None:
+    print(message, flush=True)
+
+
+def _tune_self(
+    args: argparse.Namespace,
+    options: RunOptions,
+    records: list[EditRecord],
+    config: TuneConfig,
+    progress: ProgressFn,
+) -> TuneResult:
+    """The self-speculative draft is a copy of the target's first layers: the target loads in torch."""
+    from app.backends import load_models_for
+    from decoding.personal.tune import tune_models
+
+    # LoRA training needs torch weights
+    models = load_models_for(options, _report, load_in_4bit=bool(options.load_in_4bit), engine="torch")
+    print(f"tuning the draft on {len(records)} accepted edits ({models.device})", flush=True)
+    return tune_models(models, records, config, k=args.early_exit_layers, progress=progress)
+
+
+def _tune_separate(
+    options: RunOptions, draft: str, records: list[EditRecord], config: TuneConfig, progress: ProgressFn
+) -> TuneResult:
+    """Only the draft loads (in torch); a GGUF draft also gets the adapter exported for llama.cpp."""
+    from decoding.models.load import load_draft_for_tuning
+    from decoding.personal.tune import adapter_dir_for, tune_draft
+
+    loaded = load_draft_for_tuning(options.model, draft, options.device, options.dtype, _report)
+    print(
+        f"tuning the draft {loaded.draft_name} on {len(records)} accepted edits ({loaded.device})", flush=True
+    )
+    result = tune_draft(
+        loaded.model,
+        loaded.tokenizer,
+        records,
+        config,
+        base_model=loaded.target_name,
+        draft_label=loaded.draft_name,
+        adapter_dir=adapter_dir_for(loaded.target_name, loaded.draft_name),
+        gguf_base=loaded.gguf,
+        progress=progress,
+    )
+    if loaded.gguf is not None:
+        print("exported the adapter for llama.cpp too (adapter.gguf)", flush=True)
+    return result

@@ -208,12 +208,35 @@ class LlamaCppModel:
             self._batch.seq_id[i][0] = 0
         self._tokens: list[int] = []
         self.forwards = 0
+        self.is_target = target
+        self._adapter: Any = None
         desc = ctypes.create_string_buffer(128)
         llama_cpp.llama_model_desc(self._model, desc, len(desc))
         self.quantization = _quantization(desc.value.decode("utf-8", "replace"))
         self.threads = params.n_threads
         # Tokens per decode in a verification: up to this many, logits equal one-token steps bit for bit.
         self.verify_size = exact_verify_size(self) if target else MICRO_BATCH
+
+    def use_adapter(self, path: Path) -> None:
+        """Run a draft with the LoRA in ``path`` (a llama.cpp GGUF adapter), replacing any previous one.
+
+        Only a draft may: a target's logits must stay the model's own, or no method would equal plain
+        greedy decoding. The cache is emptied, since what it holds was computed without the adapter.
+        llama.cpp checks the adapter against the model (architecture, tensor names, shapes) and logs why
+        it refuses; that reason is in the error.
+        """
+        if self.is_target:
+            raise ValueError("a target never takes an adapter: its output must stay plain greedy decoding")
+        adapter = self._lib.llama_adapter_lora_init(self._model, str(path).encode())
+        if not adapter:
+            raise ModelError(f"llama.cpp refused the adapter {path} for {self.path.name} (see the log above)")
+        adapters = (self._lib.llama_adapter_lora_p_ctypes * 1)(adapter)
+        scales = (ctypes.c_float * 1)(1.0)  # llama.cpp applies the adapter's alpha / r itself
+        self._lib.llama_set_adapters_lora(self._ctx, adapters, 1, scales)
+        if self._adapter is not None:
+            self._lib.llama_adapter_lora_free(self._adapter)
+        self._adapter = adapter
+        self.rollback(0)
 
     @property
     def reuse_is_exact(self) -> bool:
@@ -292,8 +315,10 @@ class LlamaCppModel:
         if self._ctx:
             self._lib.llama_batch_free(self._batch)
             self._lib.llama_free(self._ctx)
+            if self._adapter is not None:
+                self._lib.llama_adapter_lora_free(self._adapter)
             self._lib.llama_model_free(self._model)
-            self._ctx = self._model = None
+            self._ctx = self._model = self._adapter = None
 
     def __del__(self) -> None:
         if getattr(self, "_ctx", None):

@@ -34,6 +34,8 @@ from common.atomic import atomic_write_text
 from common.paths import adapters_dir
 from decoding.models.early_exit import default_exit_layers
 from decoding.models.load import LoadedModels
+from decoding.models.store import ModelError
+from decoding.personal.gguf_adapter import ADAPTER_GGUF, write_gguf_adapter
 from decoding.personal.log import EditRecord
 from decoding.prompts import render_prompt
 
@@ -246,12 +248,20 @@ def train_lora(
     return model
 
 
-def save_adapter(model: nn.Module, adapter_dir: Path, metadata: dict[str, Any]) -> None:
-    """Save the LoRA weights and our metadata, replacing any previous adapter only once both are written."""
+def save_adapter(
+    model: nn.Module, adapter_dir: Path, metadata: dict[str, Any], gguf_base: Path | None = None
+) -> None:
+    """Save the LoRA weights and our metadata, replacing any previous adapter only once all are written.
+
+    With ``gguf_base`` (the GGUF that llama.cpp runs for this draft) the LoRA is also exported as
+    ``adapter.gguf``; an export that fails leaves the previous adapter in place.
+    """
     adapter_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{adapter_dir.name}.", dir=adapter_dir.parent))
     try:
         model.save_pretrained(str(staging))
+        if gguf_base is not None:
+            write_gguf_adapter(staging, gguf_base)
         atomic_write_text(staging / METADATA_NAME, json.dumps(metadata, indent=2))
         if adapter_dir.exists():
             shutil.rmtree(adapter_dir)
@@ -303,26 +313,42 @@ def find_adapter(target_name: str, draft_name: str | None = None) -> Path | None
 def use_tuned_draft(models: LoadedModels, adapter_dir: Path | None = None) -> bool:
     """Swap in the tuned draft when an adapter exists; the draft name then says ``tuned`` (status bar).
 
-    Only ``models.draft`` changes, so every method still yields the target's greedy output. An
-    adapter that no longer fits (another draft, a 4-bit target, a damaged file) is skipped with a
+    Only the draft changes (a torch draft gets the LoRA merged in, a llama.cpp draft runs the
+    ``adapter.gguf`` exported next to it), so every method still yields the target's greedy output.
+    An adapter that no longer fits (another draft, a 4-bit target, a damaged file) is skipped with a
     warning: personalisation must never stop the user from editing.
     """
+    if adapter_dir is None and models.draft is None and models.engine != "torch":
+        return False  # llama.cpp runs no early-exit draft: a self-speculative adapter has nothing to tune
     found = adapter_dir or find_adapter(models.target_name, models.draft_name)
     if found is None:
         return False
     try:
         meta = read_metadata(found)
-        base = models.target if meta.get("draft") == SELF_DRAFT else models.draft
+        self_draft = meta.get("draft") == SELF_DRAFT
+        base = models.target if self_draft else models.draft
         if base is None:
             raise ValueError(f"it was trained on the draft {meta.get('draft')!r}; pass --draft to use it")
-        tuned = load_tuned_draft(base, found)
-    except (ValueError, OSError, RuntimeError) as exc:
+        if models.engine != "torch" and self_draft:
+            raise ValueError("a self-speculative adapter needs the torch engine (--engine torch)")
+        if isinstance(base, nn.Module):
+            models.draft = load_tuned_draft(base, found)
+        else:
+            _apply_gguf_adapter(base, found)
+    except (ValueError, OSError, RuntimeError, ModelError) as exc:
         log.warning("tuned draft in %s not used: %s", found, exc)
         return False
-    models.draft = tuned
-    label = f"self k={meta.get('k')}" if meta.get("draft") == SELF_DRAFT else str(meta.get("draft"))
+    label = f"self k={meta.get('k')}" if self_draft else str(meta.get("draft"))
     models.draft_name = f"tuned ({label})"
     return True
+
+
+def _apply_gguf_adapter(draft: Any, adapter_dir: Path) -> None:
+    """Give a llama.cpp draft the adapter's GGUF export (written by ``specedit tune`` for GGUF drafts)."""
+    gguf = adapter_dir / ADAPTER_GGUF
+    if not gguf.is_file():
+        raise ValueError(f"it has no {ADAPTER_GGUF} for llama.cpp; run `specedit tune` again")
+    draft.use_adapter(gguf)
 
 
 @dataclass(frozen=True)
@@ -342,27 +368,57 @@ def tune_models(
     progress: ProgressFn | None = None,
     measure_limit: int = 16,
 ) -> TuneResult:
-    """Train a LoRA for the draft ``models`` would use on the log's records and save it.
-
-    The before/after agreement is measured on (at most ``measure_limit``) training examples: it shows
-    that the draft learnt the log, not that it generalises; ``specedit bench`` measures real speed.
-    """
-    examples = build_examples(records, models.tokenizer, config.max_tokens)
-    if not examples:
-        raise ValueError("no usable examples in the edit log: accept some edits first")
+    """Train a LoRA for the draft ``models`` would use (separate, or an early-exit copy of the target)."""
     if models.draft is None:
         draft = early_exit_copy(models.target, k)
         draft_label, k = SELF_DRAFT, draft.config.num_hidden_layers
     else:
         draft, draft_label, k = models.draft, models.draft_name or "draft", None
+    return tune_draft(
+        draft,
+        models.tokenizer,
+        records,
+        config,
+        base_model=models.target_name,
+        draft_label=draft_label,
+        k=k,
+        adapter_dir=adapter_dir or adapter_dir_for(models.target_name, models.draft_name),
+        progress=progress,
+        measure_limit=measure_limit,
+    )
+
+
+def tune_draft(
+    draft: nn.Module,
+    tokenizer: Any,
+    records: Sequence[EditRecord],
+    config: TuneConfig,
+    *,
+    base_model: str,
+    draft_label: str,
+    adapter_dir: Path,
+    k: int | None = None,
+    gguf_base: Path | None = None,
+    progress: ProgressFn | None = None,
+    measure_limit: int = 16,
+) -> TuneResult:
+    """Train a LoRA on ``draft`` (modified in place) from the log's records and save it in ``adapter_dir``.
+
+    ``tokenizer`` must be the target's: the examples are the exact prompts the engine sends it. With
+    ``gguf_base`` the adapter is exported for llama.cpp too. The before/after agreement is measured on
+    (at most ``measure_limit``) training examples: it shows that the draft learnt the log, not that it
+    generalises; ``specedit bench`` measures real speed.
+    """
+    examples = build_examples(records, tokenizer, config.max_tokens)
+    if not examples:
+        raise ValueError("no usable examples in the edit log: accept some edits first")
     probe = examples[:measure_limit]
     labels = output_tokens(probe)
     before = agreement(greedy_predictions(draft, probe), labels)
     tuned = train_lora(draft, examples, config, progress)
     after = agreement(greedy_predictions(tuned, probe), labels)
-    target_dir = adapter_dir or adapter_dir_for(models.target_name, models.draft_name)
     metadata = {
-        "base_model": models.target_name,
+        "base_model": base_model,
         "draft": draft_label,
         "k": k,
         "examples": len(examples),
@@ -371,5 +427,5 @@ def tune_models(
         "created": time.time(),
         **asdict(config),
     }
-    save_adapter(tuned, target_dir, metadata)
-    return TuneResult(target_dir, len(examples), before, after)
+    save_adapter(tuned, adapter_dir, metadata, gguf_base)
+    return TuneResult(adapter_dir, len(examples), before, after)
