@@ -14,6 +14,7 @@ import numpy as np
 from gguf import GGUFValueType, GGUFWriter, Keys
 from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
+from decoding.personal.gguf_adapter import permute_rows
 from tests.tiny_models import make_byte_tokenizer, make_tiny_llama
 
 _LAYER_TENSORS = {
@@ -28,12 +29,6 @@ _LAYER_TENSORS = {
     "post_attention_layernorm": "ffn_norm",
 }
 _CONTROL, _NORMAL = 3, 1
-
-
-def _permute_rows(weight: np.ndarray, heads: int) -> np.ndarray:
-    """llama.cpp stores Q/K rows interleaved per head for its rotary kernel."""
-    half = weight.shape[0] // heads // 2
-    return weight.reshape(heads, 2, half, *weight.shape[1:]).swapaxes(1, 2).reshape(weight.shape)
 
 
 class _Writer(GGUFWriter):
@@ -92,9 +87,9 @@ def write_tiny_gguf(
         for hf_name, gguf_name in _LAYER_TENSORS.items():
             weight = weights[f"model.layers.{layer}.{hf_name}.weight"]
             if gguf_name == "attn_q":
-                weight = _permute_rows(weight, config.num_attention_heads)
+                weight = permute_rows(weight, config.num_attention_heads)
             elif gguf_name == "attn_k":
-                weight = _permute_rows(weight, config.num_key_value_heads)
+                weight = permute_rows(weight, config.num_key_value_heads)
             writer.add_tensor(f"blk.{layer}.{gguf_name}.weight", np.ascontiguousarray(weight))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()

@@ -1,7 +1,8 @@
 """``specedit tune``: LoRA fine-tuning of the draft on the accepted-edit log.
 
 The tuned draft raises acceptance (hence speed) on the kind of edits this user makes; the target is
-never changed, so outputs stay identical. The app picks the adapter up automatically next start.
+never changed, so outputs stay identical. The app picks the adapter up automatically next start, on
+either engine: a GGUF draft's adapter is also written for llama.cpp (``adapter.gguf``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "tune",
         help="fine-tune the draft model on your accepted edits (LoRA)",
-        description="LoRA fine-tune the draft on the accepted-edit log; the app then uses it automatically.",
+        description="LoRA fine-tune the draft on the accepted-edit log; the app then uses it automatically. "
+        "A separate draft (e.g. qwen-coder-0.5b, the default pair's) loads alone in torch, without the "
+        "target; a GGUF draft's adapter is exported for llama.cpp too.",
     )
     p.add_argument("--steps", type=int, default=80, help="optimizer steps, one example each (default: 80)")
     p.add_argument("--lora-r", dest="lora_r", type=int, default=8, help="LoRA rank (default: 8)")

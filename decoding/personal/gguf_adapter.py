@@ -83,10 +83,10 @@ def read_base_layout(base_gguf: Path) -> BaseLayout:
     return BaseLayout(arch, shapes, heads, int(kv.contents()) if kv is not None else heads)
 
 
-def _permute_rows(b: np.ndarray, heads: int) -> np.ndarray:
+def permute_rows(rows: np.ndarray, heads: int) -> np.ndarray:
     """llama.cpp's Q/K row order for a Llama GGUF: each head's two rotary halves interleaved."""
-    half = b.shape[0] // heads // 2
-    return b.reshape(heads, 2, half, *b.shape[1:]).swapaxes(1, 2).reshape(b.shape)
+    half = rows.shape[0] // heads // 2
+    return rows.reshape(heads, 2, half, *rows.shape[1:]).swapaxes(1, 2).reshape(rows.shape)
 
 
 def gguf_lora_tensors(state: Mapping[str, np.ndarray], layout: BaseLayout) -> dict[str, np.ndarray]:
@@ -107,7 +107,7 @@ def gguf_lora_tensors(state: Mapping[str, np.ndarray], layout: BaseLayout) -> di
             raise AdapterExportError(f"the base GGUF has no {base} (for {key}): another model?")
         array = np.ascontiguousarray(value, dtype=np.float32)
         if ab == "B" and _ARCHS[layout.arch] and module in ("self_attn.q_proj", "self_attn.k_proj"):
-            array = _permute_rows(array, layout.heads if module == "self_attn.q_proj" else layout.kv_heads)
+            array = permute_rows(array, layout.heads if module == "self_attn.q_proj" else layout.kv_heads)
         tensors[f"{base}.lora_{ab.lower()}"] = array
     for name in tensors:
         base, _, part = name.rpartition(".lora_")

@@ -9,6 +9,10 @@ The builtin draft is self-speculative: the target's first k layers + final norm 
 the target's weights. A LoRA injected there would change the target too, so the adapter is trained
 on, and later loaded into, a separate early-exit model whose k decoder layers are *copies*; only the
 embeddings, final norm and LM head (which LoRA never touches) are shared to save memory.
+
+A separate draft (Qwen2.5-Coder-0.5B for the 1.5B) is trained alone: the target is not needed.
+Training is torch's, but the default pair runs on llama.cpp, so a GGUF draft's LoRA is also exported
+as a llama.cpp adapter (:mod:`decoding.personal.gguf_adapter`) that its llama.cpp draft runs.
 """
 
 from __future__ import annotations
