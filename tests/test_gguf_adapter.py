@@ -241,6 +241,25 @@ def test_tune_with_a_separate_gguf_draft_loads_only_the_draft_and_exports_the_ad
     assert not adapter_dir.exists()
 
 
+def test_the_app_runs_its_llama_cpp_draft_with_the_tuned_adapter(
+    gguf_pair: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """`specedit tune`, then the backend the app builds: the llama.cpp draft is the tuned one."""
+    from app.backends import make_backend
+    from app.run_options import RunOptions
+
+    target, draft = gguf_pair
+    edits = EditLog(tmp_path / "edits.jsonl")
+    edits.append(typed("alpha"))
+    tune = ["tune", "--model", str(target), "--draft", str(draft), "--log", str(edits.path), "--steps", "2"]
+    assert main([*tune, "--device", "cpu"]) == 0
+    options = RunOptions(model=str(target), draft=str(draft), engine="llamacpp", method="draft", device="cpu")
+    backend = make_backend(options)
+    assert isinstance(backend.models.draft, LlamaCppModel)
+    assert backend.models.draft_name == "tuned (draft.gguf)"
+    assert "draft tuned (draft.gguf)" in backend.describe()
+
+
 @pytest.mark.slow
 def test_builtin_gguf_with_the_adapter_follows_the_merged_torch_lora(
     builtin_models: LoadedModels, tmp_path: Path

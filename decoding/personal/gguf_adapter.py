@@ -23,6 +23,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +67,7 @@ def read_base_layout(base_gguf: Path) -> BaseLayout:
     except (OSError, ValueError) as exc:
         raise AdapterExportError(f"cannot read the base GGUF {base_gguf}: {exc}") from exc
 
-    def field(key: str) -> object:
+    def field(key: str) -> Any:
         found = reader.fields.get(key)
         if found is None:
             raise AdapterExportError(f"the base GGUF {base_gguf} has no {key}")
@@ -77,7 +78,7 @@ def read_base_layout(base_gguf: Path) -> BaseLayout:
         raise AdapterExportError(
             f"no llama.cpp LoRA export for the {arch!r} architecture (supported: {', '.join(_ARCHS)})"
         )
-    heads = int(field(f"{arch}.attention.head_count"))  # type: ignore[call-overload]
+    heads = int(field(f"{arch}.attention.head_count"))
     kv = reader.fields.get(f"{arch}.attention.head_count_kv")
     shapes = {t.name: (int(t.shape[0]), int(t.shape[1])) for t in reader.tensors if len(t.shape) == 2}
     return BaseLayout(arch, shapes, heads, int(kv.contents()) if kv is not None else heads)
