@@ -111,3 +111,47 @@ def test_min_chars_keeps_the_long_files_and_limit_counts_those(tmp_path):
     p.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert [i.id for i in bench.load_dataset(p, min_chars=50)] == ["1", "2", "3"]
     assert [i.id for i in bench.load_dataset(p, limit=2, min_chars=50)] == ["1", "2"]
+
+
+@pytest.mark.parametrize("method", ["hf-pld", "hf-assisted"])
+def test_transformers_baselines_end_like_the_engine_at_the_eos(
+    method: str,
+) -> None:
+    """An answer that ends with the EOS token compares equal: both sides keep the EOS, or neither does.
+
+    transformers' warning about its own assisted generate() call stays out of the bench's output.
+    """
+    import logging
+
+    import torch
+    from transformers.utils import logging as transformers_logging
+
+    from decoding.bench.hf import run_baseline
+    from decoding.engine.config import SpecConfig
+    from decoding.engine.loop import edit_stream
+    from decoding.events import Done
+    from decoding.models.load import LoadedModels
+    from tests.spec_support import greedy_reference, lively_llama
+    from tests.tiny_models import make_byte_tokenizer
+
+    tokenizer = make_byte_tokenizer()
+    target = lively_llama(2)
+    prompt = list(range(5, 40))
+    greedy = greedy_reference(target, prompt, 12)
+    eos = next(t for t in greedy[3:] if t not in greedy[:3])  # the answer ends with this token
+    target.generation_config.eos_token_id = eos
+    config = SpecConfig(method="regular", max_new_tokens=12)
+    done = [e for e in edit_stream(target, None, tokenizer, prompt, prompt, config) if isinstance(e, Done)][0]
+    assert done.stop_reason == "eos" and done.token_ids[-1] == eos
+    models = LoadedModels(target, None, tokenizer, torch.device("cpu"), "t", None)
+    transformers_logging.warning_once.cache_clear()  # shown once per process: an earlier test may have
+    shown: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: shown.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("transformers.generation.utils")  # its records do not propagate
+    logger.addHandler(handler)
+    try:
+        assert run_baseline(models, method, prompt, config).token_ids == list(done.token_ids)
+    finally:
+        logger.removeHandler(handler)
+    assert not [m for m in shown if "generation-related" in m]

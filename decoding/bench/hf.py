@@ -7,7 +7,10 @@ bench's tokens-per-forward column compares like with like.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,11 +20,29 @@ from decoding.engine.loop import eos_token_ids
 from decoding.models.load import LoadedModels
 
 HF_METHODS = ("hf-pld", "hf-assisted")
+# transformers' assisted generation calls generate() on the assistant with a config *and* loose
+# arguments, then warns the user about it: a deprecation only transformers itself can act on.
+_INTERNAL_DEPRECATION = "Passing `generation_config` together with generation-related"
+
+
+@contextlib.contextmanager
+def _without_internal_deprecation() -> Iterator[None]:
+    """Drop only that message, only around our generate() call: every other warning still shows."""
+    logger = logging.getLogger("transformers.generation.utils")
+
+    def keep(record: logging.LogRecord) -> bool:
+        return _INTERNAL_DEPRECATION not in record.getMessage()
+
+    logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        logger.removeFilter(keep)
 
 
 @dataclass(frozen=True)
 class BaselineRun:
-    """What one ``generate()`` call produced and cost; the EOS token is dropped as the engine does."""
+    """What one ``generate()`` call produced and cost; the tokens end at the first EOS, as the engine's do."""
 
     token_ids: list[int]
     text: str
@@ -60,7 +81,7 @@ def run_baseline(models: LoadedModels, method: str, prompt_ids: list[int], confi
     ids = torch.tensor([prompt_ids], device=models.device)
     try:
         start = time.perf_counter()
-        with torch.inference_mode():
+        with torch.inference_mode(), _without_internal_deprecation():
             out = models.target.generate(
                 ids,
                 attention_mask=torch.ones_like(ids),
@@ -76,9 +97,9 @@ def run_baseline(models: LoadedModels, method: str, prompt_ids: list[int], confi
             hook.remove()
     new = out[0, len(prompt_ids) :].tolist()
     eos = eos_token_ids(as_lm(models.target), tokenizer)
-    for i, token in enumerate(new):  # generate() keeps the EOS token: drop it like the engine does
+    for i, token in enumerate(new):  # end at the first EOS, kept as the engine keeps it (padding after)
         if token in eos:
-            new = new[:i]
+            new = new[: i + 1]
             break
     text = tokenizer.decode(new, skip_special_tokens=True)
     draft_forwards = counts["first"] - (counts["last"] if assistant_model is not None and shared else 0)
