@@ -61,5 +61,6 @@ def make_backend(options: RunOptions, progress: Progress | None = None) -> EditB
         from decoding.personal.tune import use_tuned_draft
 
         use_tuned_draft(models)  # a `specedit tune` adapter, when there is one, speeds the draft up
-    method = resolve_method(options.method, models.draft is not None, models.engine)
+    on_gpu = models.engine == "torch" and models.device.type == "cuda"  # a llama.cpp target runs on the CPU
+    method = resolve_method(options.method, models.draft is not None, on_gpu)
     return LocalBackend(models, SpecConfig(method=method), max_new_tokens=options.max_new_tokens)

@@ -189,10 +189,10 @@ def test_explicit_methods_are_kept(method: str) -> None:
     assert resolve_method(method, has_draft=True) == method
 
 
-def test_auto_method_needs_a_real_draft_for_multilayer() -> None:
-    assert resolve_method("auto", has_draft=True) == "multilayer"
-    assert resolve_method("auto", has_draft=False) == "lookup"
-    # On llama.cpp (a CPU) the draft does not pay for reading the prompt: lookup was measured faster.
-    assert resolve_method("auto", has_draft=True, engine="llama.cpp") == "lookup"
+def test_auto_method_is_multilayer_only_with_a_draft_on_a_gpu() -> None:
+    assert resolve_method("auto", has_draft=True, on_gpu=True) == "multilayer"
+    assert resolve_method("auto", has_draft=False, on_gpu=True) == "lookup"
+    # On a CPU (llama.cpp or torch) the draft's forwards do not pay: lookup was measured faster.
+    assert resolve_method("auto", has_draft=True) == "lookup"
     with pytest.raises(ValueError, match="unknown method"):
         resolve_method("fastest", has_draft=True)

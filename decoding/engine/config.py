@@ -15,26 +15,28 @@ MethodChoice = Literal["auto", "regular", "lookup", "draft", "multilayer"]
 METHOD_CHOICES: tuple[MethodChoice, ...] = ("auto", *METHODS)
 
 
-def resolve_method(requested: MethodChoice | str, has_draft: bool, engine: str = "torch") -> Method:
+def resolve_method(requested: MethodChoice | str, has_draft: bool, on_gpu: bool = False) -> Method:
     """The method to run for a user's choice: ``auto`` is the one measured fastest for what is loaded.
 
-    Measured (docs/benchmarks.md): with torch, a real or tuned draft makes multilayer the fastest
-    (Qwen2.5-Coder 1.5B + 0.5B: 2.45x regular, lookup 2.41x); the untuned early-exit draft of a small
-    model agrees with its target on about 1 % of tokens, so without a real draft lookup wins. On the
-    llama.cpp engine (one CPU core) lookup wins even with the 0.5B draft (EditEval: lookup 1.19x,
-    multilayer 0.91x regular): the draft must read the whole prompt too, which costs more than its
-    filtering saves on a CPU, where a verify of k tokens costs a good fraction of k plain steps.
+    Measured on CPU (docs/benchmarks.md), lookup was never slower than multilayer, even with the real
+    0.5B draft of Qwen2.5-Coder-1.5B: llama.cpp, EditEval 40, lookup 1.00x and multilayer 0.75x regular;
+    torch float32, one thread, EditEval 4, lookup 1.82x and multilayer 1.45x (with two threads and
+    fixed lengths the issue measured 2.41x and 2.45x: a tie). On a CPU a verify of k tokens costs a good
+    fraction of k plain steps, so the draft's own forwards do not pay. Multilayer is kept for a target
+    on a GPU with a draft, where a verify costs about one step (Blazedit's setting; no GPU was lent to
+    measure it yet); without a real draft lookup wins there too (an untuned early exit agrees with its
+    target on about 1 % of tokens).
 
     Args:
         requested: ``auto`` or one of :data:`METHODS`.
         has_draft: whether a separate or tuned draft model is loaded.
-        engine: who runs the target, ``torch`` or ``llama.cpp``.
+        on_gpu: whether the target runs on a GPU.
 
     Returns:
         One of :data:`METHODS`; a ValueError for anything else.
     """
     if requested == "auto":
-        return "multilayer" if has_draft and engine == "torch" else "lookup"
+        return "multilayer" if has_draft and on_gpu else "lookup"
     for method in METHODS:
         if requested == method:
             return method
