@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -46,10 +47,14 @@ PROMPT = list(
 
 
 @pytest.fixture(autouse=True)
-def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Exact-verify verdicts and adapters of temporary models stay out of the user's cache."""
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Exact-verify verdicts and adapters of temporary models stay out of the user's cache; torch runs
+    one thread here (a busy 2-core box), and the next test module gets its thread count back."""
     monkeypatch.setattr("decoding.models.llamacpp.cache_dir", lambda: tmp_path)
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def random_lora(

@@ -44,7 +44,8 @@ def test_draft_forwards_do_not_touch_the_target_cache() -> None:
     kept = [layer.keys[..., :4, :] for layer in runner.cache.layers]
     assert all(torch.equal(b, k) for b, k in zip(before, kept, strict=True))
     fresh = CachedModel(target).forward(IDS, keep=4)
-    torch.testing.assert_close(after, fresh)
+    # cached vs one-pass: other kernel shapes, so float32 rounding differs (1.1e-5 seen after other tests)
+    torch.testing.assert_close(after, fresh, atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize("k", [0, 4, 9])
