@@ -96,7 +96,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder for answers, log, adapter, results")
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--max-tokens", type=int, default=1024)
-    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--lr", type=float, default=None, help="default: the separate draft's (tune.py)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -134,9 +134,13 @@ def main() -> None:
         progress=lambda s, n, loss: print(f"step {s}/{n} loss {loss:.3f}", flush=True),
     )
     seconds = time.perf_counter() - start
-    draft.use_adapter(result.adapter_dir / ADAPTER_GGUF)
-    after, _ = agreement(draft, held)
-    print(f"held-apart agreement after: {after:.1%}", flush=True)
+    after = None
+    if result.saved:
+        draft.use_adapter(result.adapter_dir / ADAPTER_GGUF)
+        after, _ = agreement(draft, held)
+        print(f"held-apart agreement after: {after:.1%}", flush=True)
+    else:
+        print("tune kept no adapter: the draft agreed less with the log's own held-out edits", flush=True)
     summary = {
         "target": TARGET,
         "draft": DRAFT,
@@ -145,13 +149,15 @@ def main() -> None:
         "held_tokens": tokens,
         "agreement_before": before,
         "agreement_after": after,
+        "saved": result.saved,
+        "log_held_out": result.held_out,  # the log's edits tune_draft kept out of training to check on
         "log_agreement_before": result.agreement_before,
         "log_agreement_after": result.agreement_after,
         "examples": result.examples,
         "tune_seconds": round(seconds, 1),
         "steps": config.steps,
         "lora_r": config.lora_r,
-        "lr": config.lr,
+        "lr": config.for_draft(self_draft=False).lr,
         "max_tokens": config.max_tokens,
         "answers_cut_by_budget": sum(a["stop"] == "max_new_tokens" for a in answers.values()),
     }

@@ -15,7 +15,10 @@ from decoding.personal.log import EditLog, EditRecord
 from decoding.personal.tune import (
     METADATA_NAME,
     SELF_DRAFT,
+    SELF_DRAFT_LR,
+    SEPARATE_DRAFT_LR,
     TuneConfig,
+    TuneResult,
     agreement,
     build_examples,
     early_exit_copy,
@@ -96,19 +99,20 @@ def test_early_exit_copy_checks_k() -> None:
 def tuned(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[torch.nn.Module, torch.Tensor, Path, float, float]:
-    """One tiny tune run on 8 edits of the pattern, measured on 4 held-apart ones."""
+    """One tiny tune on 10 edits of the pattern (tune holds 2 out), measured on 2 more held-apart ones."""
     torch.set_num_threads(1)
     tok = make_byte_tokenizer()
     target = make_tiny_llama(seed=0, num_layers=4)
     before_logits = target_logits(target)
-    held_out = build_examples([typed(n) for n in NAMES[8:]], tok, 1024)
+    held_out = build_examples([typed(n) for n in NAMES[10:]], tok, 1024)
     labels = output_tokens(held_out)
     draft = early_exit_copy(target, 2)
     before = agreement(greedy_predictions(draft, held_out), labels)
     adapter_dir = tmp_path_factory.mktemp("adapters") / "tiny"
-    records = [typed(n) for n in NAMES[:8]]
+    records = [typed(n) for n in NAMES[:10]]
     result = tune_models(loaded(target), records, TuneConfig(steps=40, lr=5e-3), k=2, adapter_dir=adapter_dir)
-    assert result.examples == 8 and result.agreement_after > result.agreement_before
+    assert result.examples == 8 and result.held_out == 2 and result.saved
+    assert result.agreement_after > result.agreement_before  # on the 2 edits it did not train on
     tuned_draft = load_tuned_draft(target, adapter_dir)
     after = agreement(greedy_predictions(tuned_draft, held_out), labels)
     return target, before_logits, adapter_dir, before, after
@@ -132,6 +136,7 @@ def test_adapter_metadata_and_tuned_draft_name(tuned: tuple) -> None:
     target, _, adapter_dir, _, _ = tuned
     meta = read_metadata(adapter_dir)
     assert meta["draft"] == SELF_DRAFT and meta["k"] == 2 and meta["steps"] == 40 and meta["examples"] == 8
+    assert meta["held_out"] == 2 and meta["lr"] == 5e-3  # an explicit rate is kept
     models = loaded(target)
     use_tuned_draft(models, adapter_dir)
     assert models.draft_name == "tuned (self k=2)"
@@ -159,6 +164,7 @@ def test_separate_draft_is_tuned_in_place_and_reloaded(tmp_path: Path) -> None:
         loaded(target, draft), [typed("alpha")], TuneConfig(steps=2), adapter_dir=tmp_path / "a"
     )
     assert read_metadata(result.adapter_dir)["draft"] == "d"
+    assert read_metadata(result.adapter_dir)["lr"] == SEPARATE_DRAFT_LR  # a real draft starts out good
     models = loaded(target, make_tiny_llama(seed=3, num_layers=1))
     assert use_tuned_draft(models, result.adapter_dir)
     assert models.draft.config.num_hidden_layers == 1
@@ -187,6 +193,8 @@ def test_adapter_location_follows_the_cache(tmp_path: Path, monkeypatch: pytest.
     assert not use_tuned_draft(models)
     result = tune_models(models, [typed("alpha")], TuneConfig(steps=1))
     assert result.adapter_dir == tmp_path / "specedit" / "adapters" / "tiny"
+    assert read_metadata(result.adapter_dir)["lr"] == SELF_DRAFT_LR
+    assert result.held_out == 0 and result.saved  # one edit: nothing to hold out, so nothing to check
     assert find_adapter("tiny") == result.adapter_dir
 
 
@@ -195,6 +203,42 @@ def test_empty_log_is_a_clear_error() -> None:
         tune_models(loaded(make_tiny_llama()), [], TuneConfig(steps=1))
     with pytest.raises(ValueError, match="accept some edits"):
         train_lora(make_tiny_llama(), [], TuneConfig(steps=1))
+
+
+def test_a_tuning_that_hurts_held_out_edits_is_not_saved(tmp_path: Path) -> None:
+    """A good draft made worse (here by a wild learning rate) keeps the adapter it had."""
+    target = make_tiny_llama(seed=0, num_layers=4)
+    records = [typed(n) for n in NAMES[:10]]
+    first = tune_models(
+        loaded(target, make_tiny_llama(seed=3, num_layers=1)),
+        records,
+        TuneConfig(steps=40, lr=5e-3),
+        adapter_dir=tmp_path / "a",
+    )
+    assert first.saved and first.agreement_after > first.agreement_before
+    kept = read_metadata(first.adapter_dir)
+    good = load_tuned_draft(make_tiny_llama(seed=3, num_layers=1), first.adapter_dir)
+    second = tune_models(
+        loaded(target, good), records, TuneConfig(steps=10, lr=1.0), adapter_dir=first.adapter_dir
+    )
+    assert not second.saved and second.agreement_after < second.agreement_before
+    assert read_metadata(first.adapter_dir) == kept
+
+
+def test_cli_says_when_it_kept_no_adapter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import app.commands.tune as command
+
+    def worse(*args: object, **kwargs: object) -> TuneResult:
+        return TuneResult(tmp_path / "none", 8, 0.9, 0.7, 2, saved=False)
+
+    monkeypatch.setattr(command, "_tune_self", worse)
+    path = tmp_path / "edits.jsonl"
+    EditLog(path).append(typed("alpha"))
+    assert main(["tune", "--model", "smollm2", "--draft", "none", "--log", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "not saved" in out and "90.0% -> 70.0%" in out and "the plain draft stays in use" in out
 
 
 def test_bad_settings_are_refused() -> None:

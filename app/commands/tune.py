@@ -31,7 +31,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--steps", type=int, default=80, help="optimizer steps, one example each (default: 80)")
     p.add_argument("--lora-r", dest="lora_r", type=int, default=8, help="LoRA rank (default: 8)")
-    p.add_argument("--lr", type=float, default=2e-3, help="learning rate (default: 2e-3)")
+    p.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="learning rate (default: 2e-3 for the early-exit draft, 2e-4 for a separate draft)",
+    )
     p.add_argument(
         "--max-tokens",
         dest="max_tokens",
@@ -94,7 +99,7 @@ def _tune(args: argparse.Namespace, options: RunOptions, records: list[EditRecor
     """Train the draft's LoRA: a separate draft loads alone; a self-speculative one needs the target,
     in full precision unless --load-in-4bit says otherwise."""
     from decoding.models.catalog import default_draft
-    from decoding.personal.tune import TuneConfig
+    from decoding.personal.tune import METADATA_NAME, TuneConfig
 
     try:
         config = TuneConfig(steps=args.steps, lora_r=args.lora_r, lr=args.lr, max_tokens=args.max_tokens)
@@ -115,10 +120,22 @@ def _tune(args: argparse.Namespace, options: RunOptions, records: list[EditRecor
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    print(
-        f"saved {result.adapter_dir} ({result.examples} examples; draft agreement with the log "
-        f"{result.agreement_before:.1%} -> {result.agreement_after:.1%})"
+    change = f"{result.agreement_before:.1%} -> {result.agreement_after:.1%}"
+    if not result.saved:
+        kept = (
+            "the previous tuned draft"
+            if (result.adapter_dir / METADATA_NAME).is_file()
+            else "the plain draft"
+        )
+        print(
+            f"not saved: the tuned draft agreed less with {result.held_out} edits it did not train on "
+            f"({change}); {kept} stays in use. Try a lower --lr, or tune again after more edits."
+        )
+        return 0
+    measured = (
+        f"{result.held_out} held-out edits" if result.held_out else "the log (too few edits to hold any out)"
     )
+    print(f"saved {result.adapter_dir} ({result.examples} examples; draft agreement on {measured} {change})")
     return 0
 
 
