@@ -14,17 +14,11 @@ import numpy as np
 from gguf import GGUFValueType, GGUFWriter, Keys
 from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
-from decoding.personal.gguf_adapter import permute_rows
+from decoding.personal.gguf_adapter import HF_LINEAR_TO_GGUF, permute_rows
 from tests.tiny_models import make_byte_tokenizer, make_tiny_llama
 
 _LAYER_TENSORS = {
-    "self_attn.q_proj": "attn_q",
-    "self_attn.k_proj": "attn_k",
-    "self_attn.v_proj": "attn_v",
-    "self_attn.o_proj": "attn_output",
-    "mlp.gate_proj": "ffn_gate",
-    "mlp.up_proj": "ffn_up",
-    "mlp.down_proj": "ffn_down",
+    **HF_LINEAR_TO_GGUF,
     "input_layernorm": "attn_norm",
     "post_attention_layernorm": "ffn_norm",
 }

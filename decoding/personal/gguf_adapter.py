@@ -29,8 +29,8 @@ import numpy as np
 
 ADAPTER_GGUF = "adapter.gguf"
 
-# HF module (inside ``model.layers.N.``) -> llama.cpp tensor (inside ``blk.N.``), for qwen2 and llama.
-_HF_TO_GGUF = {
+# HF linear module (inside ``model.layers.N.``) -> llama.cpp tensor (inside ``blk.N.``), qwen2 and llama.
+HF_LINEAR_TO_GGUF = {
     "self_attn.q_proj": "attn_q",
     "self_attn.k_proj": "attn_k",
     "self_attn.v_proj": "attn_v",
@@ -99,7 +99,7 @@ def gguf_lora_tensors(state: Mapping[str, np.ndarray], layout: BaseLayout) -> di
     tensors: dict[str, np.ndarray] = {}
     for key, value in state.items():
         match = _PEFT_KEY.search(key)
-        gguf = _HF_TO_GGUF.get(match.group(2)) if match else None
+        gguf = HF_LINEAR_TO_GGUF.get(match.group(2)) if match else None
         if match is None or gguf is None:
             raise AdapterExportError(f"no llama.cpp tensor for the LoRA weight {key}")
         layer, module, ab = match.groups()
