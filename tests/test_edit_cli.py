@@ -73,15 +73,31 @@ def scripted_edit(file, *extra, message="make f return 2"):
     return main(["edit", str(file), "-m", message, *extra])
 
 
-@pytest.mark.parametrize(("with_draft", "expected"), [(False, "lookup"), (True, "multilayer")])
-def test_auto_is_resolved_by_the_models_that_loaded(tiny_model_dir, with_draft, expected):
-    """What a commit records comes from here: ``auto`` is multilayer only with a real draft."""
-    from app.backends import make_backend
+@pytest.mark.parametrize(
+    ("with_draft", "on_gpu", "expected"),
+    [(False, False, "lookup"), (True, False, "lookup"), (False, True, "lookup"), (True, True, "multilayer")],
+)
+def test_auto_is_resolved_by_the_models_that_loaded(
+    tiny_model_dir, monkeypatch, with_draft, on_gpu, expected
+):
+    """What a commit records comes from here: ``auto`` is multilayer only with a draft on a GPU target."""
+    import torch
+
+    import app.backends as backends
     from app.run_options import RunOptions
 
+    if on_gpu:  # no GPU here: the models load on the CPU and then say they are on one
+        real = backends.load_models_for
+
+        def on_cuda(*args, **kwargs):
+            models = real(*args, **kwargs)
+            models.device = torch.device("cuda")
+            return models
+
+        monkeypatch.setattr(backends, "load_models_for", on_cuda)
     draft = str(tiny_model_dir) if with_draft else None
     options = RunOptions(model=str(tiny_model_dir), draft=draft, device="cpu", method="auto")
-    assert make_backend(options).method_and_engine() == (expected, "torch")
+    assert backends.make_backend(options).method_and_engine() == (expected, "torch")
 
 
 def test_tiny_model_answer_is_refused_not_written(tiny_model_dir, repo, capsys):
