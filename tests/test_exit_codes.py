@@ -18,6 +18,7 @@ from common.errors import EXIT_CODES, ExitCode, SpeceditError, UsageError
 from decoding.events import Error
 from decoding.lazy.blocks import MergeRefused
 from decoding.models.store import FetchError, ModelError
+from tests.processes import default_sigint
 from vcs.repo import VcsError
 
 
@@ -127,7 +128,9 @@ def test_a_real_ctrl_c_exits_130_without_traceback(tmp_path: Path) -> None:
         url = f"http://127.0.0.1:{server.getsockname()[1]}/v1"
         argv = ["edit", str(source), "-m", "x", "--backend", "openai", "--base-url", url, "--model", "m"]
         command = [sys.executable, "-m", "app.cli", *argv]
-        process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        process = subprocess.Popen(
+            command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, preexec_fn=default_sigint
+        )
         try:
             connection, _ = server.accept()  # the client now waits for an answer that never comes
             with connection:

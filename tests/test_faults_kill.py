@@ -18,6 +18,7 @@ import pytest
 
 from common.atomic import read_text
 from tests.gitrepo import META, git, isolate_git, make_repo
+from tests.processes import default_sigint
 from vcs.journal import JOURNAL_NAME
 from vcs.repo import EditRepo
 
@@ -43,6 +44,7 @@ def spawn(
         stderr=stderr.open("w") if stderr is not None else subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group, so a group kill reaches only it and its git
+        preexec_fn=default_sigint,
     )
 
 
