@@ -132,14 +132,18 @@ class DraftModel:
         except BaseException as exc:  # raised again where the draft is next used
             self._failure = exc
 
-    @property
-    def runner(self) -> LM:
-        """The draft LM, once its prompt read is over; a failed read raises here, on the engine's thread."""
+    def _wait(self) -> None:
         if self._reader is not None:
             self._reader.join()
             self._reader = None
-            if self._failure is not None:
-                raise self._failure
+
+    @property
+    def runner(self) -> LM:
+        """The draft LM, once its prompt read is over; a failed read raises here, on the engine's thread."""
+        self._wait()
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
         return self._model
 
     @property
@@ -162,9 +166,7 @@ class DraftModel:
     def close(self) -> None:
         """Stop a prompt read still under way (a cancel, an early stop) and wait for it to let go."""
         self._stop.set()
-        if self._reader is not None:
-            self._reader.join()
-            self._reader = None
+        self._wait()
 
 
 def _append(segments: list[Segment], layer: Layer, tokens: list[int]) -> None:
