@@ -10,6 +10,10 @@ proposal as the current file and the earlier instructions of the conversation; t
 compares against the file on disk, and the commit message carries the whole conversation. A
 refinement that ends without a proposal (escape, failure, a discarded cut-off) brings the review it
 started from back as the user left it.
+
+Apply, undo and redo run one at a time, and the review is parked while one runs. An applied
+proposal is finished; an undo or redo that changes the file under review dismisses the proposal,
+which was computed from the text before. A failed transaction brings the review back.
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ from vcs.repo import EditMeta, EditRepo, VcsError
 BackendFactory = Callable[[RunOptions, Progress], EditBackend]
 EXIT_WAIT_S = 30.0  # at quit, how long a model thread may take to reach its next cancel check
 NARROW_BELOW = 110  # columns: under this the tree hides and the panes stack
+_ENDED = (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED)
 WORKER_FAILURE = {
     "generate": "generation failed",
     "git": "git",
@@ -125,6 +130,7 @@ class MainScreen(Screen[None]):
         self.refining: UnderReview | None = None  # the review a running follow-up instruction refines
         self.edit_region: Selection | None = None  # the lines the running or reviewed edit rewrites
         self.cancel_event: threading.Event | None = None
+        self.transaction: Worker[None] | None = None  # the running apply, undo or redo
         self.generation = 0  # id of the newest generation; messages of older ones are dropped
         self.histories: dict[Path, list[str]] = {}
         self._narrow: bool | None = None
@@ -226,7 +232,8 @@ class MainScreen(Screen[None]):
         if self.current is None and self._narrow:
             self.tree_shown = None  # the first file is open: the narrow layout gives it the room
         self.current, self.loaded_text = path, text
-        self._forget_proposal("Type an instruction and press enter.")
+        after = f"{message.note}\n\n" if message.note else ""  # what was just applied or undone
+        self._forget_proposal(f"{after}Type an instruction and press enter.")
         self.code.show(path, text)
         self.instruction_box.set_history(self.histories.setdefault(path, []))
         self._show_thread()
@@ -293,8 +300,8 @@ class MainScreen(Screen[None]):
     @on(ReviewView.Apply)
     def _apply(self, event: ReviewView.Apply) -> None:
         proposal, path, backend = self.proposal, self.current, self.backend
-        if proposal is None or path is None or backend is None:
-            return
+        if proposal is None or path is None or backend is None or event.review is not self.review:
+            return  # a second enter queued behind the first: that review is already being applied
         if self.repo is None:
             self.offer_git_init(f"{self.root} is not inside a git repository")
             return
@@ -303,7 +310,9 @@ class MainScreen(Screen[None]):
             path=self._relative(path), original=self.loaded_text, instruction="\n\n".join(self.conversation)
         )
         meta = edit_meta(backend, proposal.stats)
-        self._apply_in_thread(self.repo, path, request, proposal, new_text, meta, len(event.hunk_ids))
+        count = len(event.hunk_ids)
+        self.review_view.park(f"Applying {_hunks(count)} to {request.path}…", "applying…")
+        self.transaction = self._apply_in_thread(self.repo, path, request, proposal, new_text, meta, count)
 
     @work(thread=True, group="git", exclusive=True, exit_on_error=False)
     def _apply_in_thread(
@@ -322,11 +331,12 @@ class MainScreen(Screen[None]):
         self.post_message(Applied(path, sha, count))
 
     def on_applied(self, message: Applied) -> None:
-        self._open_file(
-            message.path,
-            f"applied {message.hunks} hunk{'s' if message.hunks != 1 else ''} to "
-            f"{self._relative(message.path)}: commit {message.sha[:7]} (ctrl+z undoes)",
+        said = (
+            f"applied {_hunks(message.hunks)} to {self._relative(message.path)}: "
+            f"commit {message.sha[:7]} (ctrl+z undoes)"
         )
+        self._forget_proposal(said)  # finished: nothing of it may be applied again
+        self._open_file(message.path, said)
         command = self.options.check
         if command and self.repo is not None:
             self.review_view.show_hint(f"Running the check: {command}", "check running…")
@@ -353,20 +363,29 @@ class MainScreen(Screen[None]):
     def on_history_moved(self, message: HistoryMoved) -> None:
         said = f"{message.action}: {message.instruction}"
         if self.current is not None and self.current in {f.resolve() for f in message.files}:
+            if self.proposal is not None:  # computed from the text the move replaced
+                said += f" · the proposal under review was for the text before the {message.action}"
+                said += ": dismissed"
+                self._forget_proposal(said)
             if self.current.exists():
                 self._open_file(self.current, said)
                 return
             self.current = None
             self.code.show(Path("(deleted)"), "")
+        if self.review_view.unpark():  # the move left the reviewed file alone
+            self.review_view.focus()
         self.note(said)
 
     def action_history(self, action: str) -> None:
         if self.cancel_event is not None:
             self.note(f"cannot {action} while generating; escape cancels")
+        elif self.transaction is not None:
+            self.note(f"cannot {action} yet: the last apply, undo or redo is still running")
         elif self.repo is None:
             self.error(f"cannot {action}: {self.root} is not inside a git repository")
         else:
-            self._history_in_thread(self.repo, action)
+            self.review_view.park(f"{action.capitalize()} running…", f"{action}…")
+            self.transaction = self._history_in_thread(self.repo, action)
 
     # -- generation ------------------------------------------------------------------------------
 
@@ -380,6 +399,9 @@ class MainScreen(Screen[None]):
             return
         if self.cancel_event is not None:
             self.note("already generating; escape cancels")
+            return
+        if self.transaction is not None:
+            self.note("an apply, undo or redo is still running; send the instruction when it is done")
             return
         box = self.instruction_box
         box.remember(instruction)
@@ -546,11 +568,12 @@ class MainScreen(Screen[None]):
         worker = event.worker
         if event.state == WorkerState.ERROR:
             self._worker_failed(worker.group, worker.error)
-        if worker.group == "generate" and event.state in (
-            WorkerState.SUCCESS,
-            WorkerState.ERROR,
-            WorkerState.CANCELLED,
-        ):
+        if worker is self.transaction and event.state in _ENDED:
+            self.transaction = None
+            # A failure changed nothing: the review comes back as the user left it.
+            if event.state != WorkerState.SUCCESS and self.review_view.unpark():
+                self.review_view.focus()
+        if worker.group == "generate" and event.state in _ENDED:
             self._generation_ended()
 
     def _worker_failed(self, group: str, error: BaseException | None) -> None:
@@ -681,6 +704,10 @@ class MainScreen(Screen[None]):
 
     def action_focus_instruction(self) -> None:
         self.instruction_box.focus()
+
+
+def _hunks(count: int) -> str:
+    return f"{count} hunk{'s' if count != 1 else ''}"
 
 
 class ModelLoadFailed(BackendFailure):

@@ -7,7 +7,9 @@ with the hunks to apply and the screen does the git work in a thread.
 
 Enter never applies a hunk the user has not seen decided: with pending hunks it asks (all of them,
 only the accepted ones, or back), and a proposal with check findings asks for confirmation first.
-Long lines scroll horizontally rather than being cut.
+While git changes the file under a review (apply, undo, redo) the screen parks the review: its keys
+go inert at once, so a proposal is never decided or applied twice, nor on top of text it was not
+computed from. Long lines scroll horizontally rather than being cut.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class ReviewView(ScrollableContainer, can_focus=True):
 
     review: var[ReviewState | None] = var(None, always_update=True)
     findings: var[tuple[Finding, ...]] = var(())
+    _parked: tuple[ReviewState, tuple[Finding, ...]] | None = None
 
     @dataclass
     class Apply(Message):
@@ -74,6 +77,7 @@ class ReviewView(ScrollableContainer, can_focus=True):
     # -- what the pane shows --------------------------------------------------------------------
 
     def show_hint(self, text: str, title: str = "proposal") -> None:
+        self._parked = None
         self.review = None
         self.findings = ()
         self.border_title = title
@@ -90,8 +94,29 @@ class ReviewView(ScrollableContainer, can_focus=True):
         self.call_after_refresh(self.scroll_end, animate=False, x_axis=False)
 
     def start_review(self, review: ReviewState, findings: tuple[Finding, ...]) -> None:
+        self._parked = None
         self.findings = findings
         self.review = review
+
+    def park(self, text: str, title: str) -> None:
+        """Set the review (if one is open) aside while git changes the file under it; ``text`` instead.
+
+        Its keys are inert from this moment. :meth:`unpark` brings it back as the user left it (the
+        transaction failed, or left this file alone); anything else shown here ends it for good.
+        """
+        if self.review is None:
+            return
+        parked = (self.review, self.findings)
+        self.show_hint(text, title)
+        self._parked = parked
+
+    def unpark(self) -> bool:
+        """Put a parked review back, decisions and selection included; False if none is parked."""
+        parked = self._parked
+        if parked is None:
+            return False
+        self.start_review(*parked)
+        return True
 
     def watch_findings(self, findings: tuple[Finding, ...]) -> None:
         box = self.query_one("#findings", Static)
