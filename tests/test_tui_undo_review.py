@@ -209,6 +209,30 @@ async def test_undo_or_redo_under_a_review_dismisses_the_proposal_it_outdates(
         assert (repo / "calc.py").read_text() == after
 
 
+async def test_undo_of_another_file_gives_the_review_back_untouched(
+    repo: Path, gate: Gate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readme = repo / "README.md"
+    EditRepo.open(repo).apply_edit(readme, "# demo, edited\n", README, instruction="readme", meta=META)
+    monkeypatch.setattr(EditRepo, "undo", gate.wrap(EditRepo.undo))
+    seen: list[Message] = []
+    app = make_app(repo / "calc.py")
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        await settle(app, pilot)
+        await type_instruction(app, pilot)
+        await settle(app, pilot)
+        await pilot.press("a")
+        await pilot.press("ctrl+z")
+        await until_held(pilot, gate)
+        await press_review_keys(app, pilot)
+        gate.opened.set()
+        await settle(app, pilot)
+        assert readme.read_text() == README and (repo / "calc.py").read_text() == ORIGINAL
+        assert posted(seen, ReviewView.Apply) == []
+        assert decisions(app) == ["accepted", "pending"] and app.main.review.selected == 1
+        assert app.focused is app.main.review_view and "undo: readme" in notes(app)
+
+
 async def test_a_refused_apply_brings_the_review_back_as_the_user_left_it(
     repo: Path,
     gate: Gate,
