@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import pytest
 import torch
 
+from decoding.engine import loop
 from decoding.engine.config import SpecConfig
 from decoding.engine.kv import CachedModel
 from decoding.engine.loop import edit_stream
@@ -73,6 +74,24 @@ def test_the_prompt_is_read_off_the_engine_thread_and_waited_for_on_use() -> Non
     assert draft.forwards == 1 and runner.tokens == [*prompt, 1, 2]
 
 
+def test_without_a_spare_core_the_prompt_waits_for_the_first_use_on_the_engine_thread() -> None:
+    lm = GatedLM()
+    lm.gate.set()
+    prompt = list(range(10))
+    draft = DraftModel(lm, prompt, chunk=4, background=False)
+    assert lm.forwards == 0 and not any(t.name == "draft-prompt" for t in threading.enumerate())
+    assert draft.runner.tokens == prompt[:-1]
+    assert lm.threads == {threading.current_thread().name} and lm.forwards == 3
+    assert draft.forwards == 0  # reading the prompt is not drafting
+
+
+def test_a_draft_closed_before_use_never_reads_the_prompt() -> None:
+    lm = GatedLM()
+    lm.gate.set()
+    DraftModel(lm, list(range(10)), chunk=4, background=False).close()
+    assert lm.forwards == 0
+
+
 def test_a_kept_prefix_is_not_read_again() -> None:
     lm = GatedLM()
     lm.gate.set()
@@ -104,10 +123,15 @@ def test_close_stops_a_read_under_way_between_chunks() -> None:
     assert lm.forwards == count
 
 
+@pytest.mark.parametrize("spare_core", [True, False])
 @pytest.mark.parametrize("method", ["draft", "multilayer"])
 @pytest.mark.parametrize("cancel_at", [0, 1, 3])
-def test_background_reads_stay_greedy_and_leave_no_thread(method: str, cancel_at: int) -> None:
-    """Back-to-back generations on one draft (prefix reuse, cancels mid-answer) stay exact and tidy."""
+def test_background_reads_stay_greedy_and_leave_no_thread(
+    method: str, cancel_at: int, spare_core: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Back-to-back generations on one draft (prefix reuse, cancels mid-answer) stay exact and tidy,
+    whether the draft reads the prompt beside the target or at its first use."""
+    monkeypatch.setattr(loop, "side_by_side", lambda target, draft: spare_core)
     tokenizer = make_byte_tokenizer()
     target, draft = lively_llama(3), CachedModel(noisy_copy(3))
     target_lm = CachedModel(target)

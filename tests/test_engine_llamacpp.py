@@ -9,6 +9,7 @@ all day, on a 4-layer float32 model, so it runs in-process. The end-to-end run o
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -243,14 +244,21 @@ json.dump(out, sys.stdout)
 """
 
 
-@pytest.mark.slow
-def test_builtin_gguf_on_llamacpp_lookup_equals_regular() -> None:
-    """The real Q4_1 builtin through llama.cpp, in a subprocess (a native crash fails this test only)."""
-    from decoding.models.load import FetchError, load_models  # noqa: F401  (skip reason below)
-
-    proc = subprocess.run(
-        [sys.executable, "-c", _BUILTIN_SCRIPT], capture_output=True, text=True, timeout=600, check=False
+def _run_with_threads(script: str, threads: int) -> subprocess.CompletedProcess[str]:
+    """``script`` in a subprocess whose llama.cpp models run ``threads`` threads (a native crash fails
+    the calling test only). The default follows the machine's load, so each count is pinned here."""
+    env = {**os.environ, "SPECEDIT_LLAMA_THREADS": str(threads)}
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600, check=False, env=env
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("threads", [1, 2])
+def test_builtin_gguf_on_llamacpp_lookup_equals_regular(threads: int) -> None:
+    """The real Q4_1 builtin through llama.cpp: lookup's tokens are regular's with one thread and with
+    two (each count measures its own exact verify size)."""
+    proc = _run_with_threads(_BUILTIN_SCRIPT, threads)
     if "FetchError" in proc.stderr:
         pytest.skip(f"!!! BUILTIN MODEL UNAVAILABLE (run `specedit models --fetch`) !!! {proc.stderr[-300:]}")
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -275,12 +283,11 @@ sys.exit(0 if torch.equal(batched.forward(ids[100:], keep=64), one_by_one) else 
 
 
 @pytest.mark.slow
-def test_builtin_long_verify_is_bit_identical_to_single_steps() -> None:
-    """On the quantized builtin, llama.cpp micro-batches stay below the size (64) where its kernels
-    change path, so a 64-token verify computes exactly the logits of 64 one-token steps."""
-    proc = subprocess.run(
-        [sys.executable, "-c", _BITS_SCRIPT], capture_output=True, text=True, timeout=600, check=False
-    )
+@pytest.mark.parametrize("threads", [1, 2])
+def test_builtin_long_verify_is_bit_identical_to_single_steps(threads: int) -> None:
+    """On the quantized builtin, a 64-token verify (split into decodes of the measured exact size)
+    computes exactly the logits of 64 one-token steps, with one thread and with two."""
+    proc = _run_with_threads(_BITS_SCRIPT, threads)
     if "FetchError" in proc.stderr:
         pytest.skip(f"!!! BUILTIN MODEL UNAVAILABLE (run `specedit models --fetch`) !!! {proc.stderr[-300:]}")
     assert proc.returncode == 0, proc.stderr[-2000:] or "logits differ"

@@ -36,6 +36,11 @@ class CachedModel:
         self._device = model.device
 
     @property
+    def device(self) -> torch.device:
+        """Where the model runs: on a GPU its forwards keep no CPU core busy (engine.cores)."""
+        return self._device
+
+    @property
     def tokens(self) -> list[int]:
         return self._tokens
 

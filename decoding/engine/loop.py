@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import torch
 
 from decoding.engine.config import SpecConfig
+from decoding.engine.cores import side_by_side
 from decoding.engine.costs import DraftLength, forward_clock, forward_cost, timed_forward
 from decoding.engine.detok import IncrementalDetokenizer
 from decoding.engine.kv import CachedModel
@@ -115,7 +116,8 @@ def make_proposer(
         return LookupDrafter(lookup(), prompt_length, config.num_lookup_tokens, length)
     draft_model = draft if draft is not None else _self_draft(target, config)
     draft_cost = None if target_cost is None else forward_cost(draft_model, context)
-    reader = DraftModel(draft_model, context, config.prefill_chunk, cancel)
+    background = side_by_side(target, draft_model)
+    reader = DraftModel(draft_model, context, config.prefill_chunk, cancel, background)
     if config.method == "draft":
         cost = None
         if target_cost is not None and draft_cost is not None:  # one draft forward per drafted token

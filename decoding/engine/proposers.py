@@ -96,10 +96,12 @@ class LookupDrafter:
 class DraftModel:
     """The draft model's cache kept in step with ``seq`` + the draft being built.
 
-    The draft reads the prompt on a thread of its own while the target reads it: both engines' kernels
-    run without the GIL, so with a core to spare the draft's prompt costs no wall time (read in line,
-    the 0.5B draft's prompt added 2.6 s to the Qwen pair's first token on CPU, docs/benchmarks.md).
-    Everything else waits for that read (:attr:`runner`), so no two threads ever touch the draft's cache.
+    With ``background`` the draft reads the prompt on a thread of its own while the target reads it:
+    both engines' kernels run without the GIL, so with a core to spare the draft's prompt costs no wall
+    time (read in line, the 0.5B draft's prompt added 2.6 s to the Qwen pair's first token on CPU,
+    docs/benchmarks.md). Without a spare core the two would preempt each other's threads, so the
+    draft then reads the prompt at its first use. Everything waits for the read (:attr:`runner`), so
+    no two threads ever touch the draft's cache.
     """
 
     def __init__(
@@ -108,6 +110,7 @@ class DraftModel:
         prompt: Sequence[int] = (),
         chunk: int = 512,
         cancel: threading.Event | None = None,
+        background: bool = True,
     ) -> None:
         self._model = model
         self.forwards_before = model.forwards
@@ -115,11 +118,16 @@ class DraftModel:
         self._stop = threading.Event()
         self._failure: BaseException | None = None
         self._reader: threading.Thread | None = None
+        self._unread: tuple[list[int], int, threading.Event | None] | None = None  # read at first use
         end = len(prompt) - 1  # the last prompt token goes with the first draft forward
         if model.length < end:
-            args = (list(prompt[:end]), chunk, cancel)
-            self._reader = threading.Thread(target=self._read, args=args, name="draft-prompt", daemon=True)
-            self._reader.start()
+            read = (list(prompt[:end]), chunk, cancel)
+            if background:
+                name = "draft-prompt"
+                self._reader = threading.Thread(target=self._read, args=read, name=name, daemon=True)
+                self._reader.start()
+            else:
+                self._unread = read
 
     def _read(self, tokens: list[int], chunk: int, cancel: threading.Event | None) -> None:
         try:
@@ -133,9 +141,13 @@ class DraftModel:
             self._failure = exc
 
     def _wait(self) -> None:
+        """The prompt read is over: joined where it ran beside the target, done now where it waited."""
         if self._reader is not None:
             self._reader.join()
             self._reader = None
+        unread, self._unread = self._unread, None
+        if unread is not None and not self._stop.is_set():
+            self._read(*unread)
 
     @property
     def runner(self) -> LM:

@@ -25,6 +25,7 @@ import numpy as np
 
 from common.atomic import atomic_write_text
 from common.paths import cache_dir
+from decoding.engine.cores import idle_cores
 from decoding.models.store import ModelError
 
 if TYPE_CHECKING:
@@ -36,8 +37,8 @@ DEFAULT_CONTEXT = 32768  # tokens; capped by the model's training context
 BATCH = 512  # tokens per llama_decode (and per prefill chunk)
 # Tokens per compute graph (llama.cpp splits a batch into such micro-batches). Measured on this build
 # (docs/benchmarks.md): for the builtin Q4_1 smollm2, logits of a position fed in a micro-batch of < 64
-# tokens are bit-identical to feeding it alone with 1 thread (not always with 2: see default_threads);
-# from 64 tokens on a different kernel path changes the last bits (up to 1.0 in a logit). Other
+# tokens are bit-identical to feeding it alone (1 and 2 threads, tests/test_engine_llamacpp.py); from 64
+# tokens on a different kernel path changes the last bits (up to 1.0 in a logit). Other
 # quantisations switch kernels much earlier (Qwen2.5-Coder's Q4_K_M: from 4 tokens on, 0.48 in a
 # logit, argmax flips), so the size up to which a verify is exact is measured per model: see
 # :func:`exact_verify_size`.
@@ -76,18 +77,19 @@ def _route_logs(llama_cpp: Any) -> None:
 
 
 def default_threads() -> int:
-    """One thread unless ``$SPECEDIT_LLAMA_THREADS`` asks for more: losslessness before speed.
+    """The idle physical cores (:func:`decoding.engine.cores.idle_cores`) unless
+    ``$SPECEDIT_LLAMA_THREADS`` sets the count.
 
-    Measured (docs/benchmarks.md): with 2 threads the builtin's lookup output left regular's at token
-    71 of an edit of examples/inventory.py (llama.cpp splits batched and single-token work over
-    threads differently, so the last bits differ); with 1 thread a verify up to the model's measured
-    exact size (:func:`exact_verify_size`) is bit-identical to one-token decoding. On this 2-core box
-    one thread was also the faster setting under load.
+    Exactness does not depend on it: each thread count measures its own exact verify size
+    (:func:`exact_verify_size`), and a verify split into decodes of that size equals one-token steps
+    bit for bit. Measured (docs/benchmarks.md, idle 2-core VM, Qwen2.5-Coder-1.5B, EditEval first 10):
+    2 threads made regular 1.60x and lookup 1.66x faster than one thread, every output identical to
+    regular; one thread stays the choice where another process keeps a core busy.
     """
     value = os.environ.get("SPECEDIT_LLAMA_THREADS", "").strip()
     if value.isdigit() and int(value) > 0:
         return int(value)
-    return 1
+    return idle_cores()
 
 
 def _quantization(desc: str) -> str:
