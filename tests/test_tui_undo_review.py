@@ -75,8 +75,9 @@ async def until_held(pilot, gate: Gate) -> None:  # noqa: ANN001
 
 
 def pane(app: SpeceditApp) -> str:
+    """The proposal pane's title and text, the text's wrapping undone."""
     view = app.main.review_view
-    return f"{view.border_title}\n{view.query_one('#diff-body').render()}"
+    return " ".join(f"{view.border_title} {view.query_one('#diff-body').render()}".split())
 
 
 def commits(repo: Path) -> list[str]:
@@ -156,6 +157,9 @@ async def test_after_apply_the_pane_says_what_was_applied_and_nothing_applies_ag
         await settle(app, pilot)
         sha = git(repo, "rev-parse", "--short=7", "HEAD").strip()
         assert f"applied 1 hunk to calc.py: commit {sha}" in pane(app)
+        view = app.main.review_view  # a sentence wraps to the pane instead of running off its edge
+        lines = str(view.query_one("#diff-body").render()).splitlines()
+        assert max(map(len, lines)) <= view.content_region.width < len(" ".join(lines))
         await press_review_keys(app, pilot)
         await settle(app, pilot)
 

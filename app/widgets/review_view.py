@@ -15,6 +15,7 @@ computed from. Long lines scroll horizontally rather than being cut.
 from __future__ import annotations
 
 import contextlib
+import textwrap
 from dataclasses import dataclass
 
 from textual import work
@@ -32,6 +33,7 @@ from app.widgets.dialogs import ChoiceScreen, ConfirmScreen
 from decoding.checks import Finding
 
 REVIEW_TITLE = "review"
+MIN_WRAP = 20  # columns: narrower than this a hint is left to scroll
 
 
 class ReviewView(ScrollableContainer, can_focus=True):
@@ -82,7 +84,7 @@ class ReviewView(ScrollableContainer, can_focus=True):
         self.findings = ()
         self.border_title = title
         self.border_subtitle = ""
-        self._body(Content.styled(text, "dim"))
+        self._body(Content.styled(_wrapped(text, self.content_region.width), "dim"))
 
     def show_report(self, title: str, content: Content) -> None:
         """Text the user must read (a failed check's output), its end in view."""
@@ -222,3 +224,13 @@ class ReviewView(ScrollableContainer, can_focus=True):
                 return
         if self.review is review:
             self.post_message(self.Apply(review, frozenset(chosen)))
+
+
+def _wrapped(text: str, width: int) -> str:
+    """A hint is a sentence: it wraps to the pane, where the body otherwise scrolls sideways for code.
+
+    Before the first layout the width is unknown (0), and the text is left as it is.
+    """
+    if width < MIN_WRAP:
+        return text
+    return "\n".join(textwrap.fill(line, width) for line in text.split("\n"))
