@@ -64,14 +64,19 @@ def repo(tmp_path: Path) -> Path:
     return make_repo(tmp_path, {"calc.py": ORIGINAL, "README.md": README})
 
 
-async def until_held(pilot, gate: Gate) -> None:  # noqa: ANN001
-    """Wait until the worker thread has reached the gate (the transaction is running, held)."""
+async def until(pilot, condition: Callable[[], bool], what: str) -> None:  # noqa: ANN001
+    """Let the app run until ``condition`` holds (bounded: a worker that never gets there fails)."""
     for _ in range(int(WAIT_S / 0.02)):
-        if gate.entered.is_set():
+        if condition():
             await pilot.pause()
             return
         await pilot.pause(0.02)
-    raise AssertionError("the git worker never started")
+    raise AssertionError(f"never happened: {what}")
+
+
+async def until_held(pilot, gate: Gate) -> None:  # noqa: ANN001
+    """Wait until the worker thread has reached the gate (the transaction is running, held)."""
+    await until(pilot, gate.entered.is_set, "the worker reached the gate")
 
 
 def pane(app: SpeceditApp) -> str:
@@ -176,6 +181,24 @@ async def test_after_apply_the_pane_says_what_was_applied_and_nothing_applies_ag
         assert f"redo: {INSTRUCTION}" in pane(app)
         assert (repo / "calc.py").read_text() == FIRST_ONLY
         assert len(posted(seen, ReviewView.Apply)) == 1
+
+
+async def test_the_pane_says_the_check_runs_until_its_result_replaces_that(
+    repo: Path, gate: Gate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(main_screen, "run_post_check", gate.wrap(main_screen.run_post_check))
+    app = make_app(repo / "calc.py", check="true")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await type_instruction(app, pilot)
+        await settle(app, pilot)
+        await pilot.press("A", "enter")
+        await until_held(pilot, gate)
+        await until(pilot, lambda: app.main.code.text == PROPOSAL, "the applied file was reloaded")
+        assert "applied 2 hunks to calc.py" in pane(app) and "running the check: true" in pane(app)
+        gate.opened.set()
+        await settle(app, pilot)
+        assert pane(app).startswith("check passed")
 
 
 @pytest.mark.parametrize("action", ["undo", "redo"])

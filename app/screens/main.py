@@ -335,12 +335,13 @@ class MainScreen(Screen[None]):
             f"applied {_hunks(message.hunks)} to {self._relative(message.path)}: "
             f"commit {message.sha[:7]} (ctrl+z undoes)"
         )
+        repo, command = self.repo, self.options.check
+        if command and repo is not None:  # said through the reload, which replaces any hint shown here
+            said += f" · running the check: {command}"
         self._forget_proposal(said)  # finished: nothing of it may be applied again
         self._open_file(message.path, said)
-        command = self.options.check
-        if command and self.repo is not None:
-            self.review_view.show_hint(f"Running the check: {command}", "check running…")
-            self._check_in_thread(command, self.repo.root, message.path)
+        if command and repo is not None:
+            self._check_in_thread(command, repo.root, message.path)
 
     @work(thread=True, group="check", exclusive=True, exit_on_error=False)
     def _check_in_thread(self, command: str, root: Path, path: Path) -> None:
