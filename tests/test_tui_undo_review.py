@@ -201,6 +201,27 @@ async def test_the_pane_says_the_check_runs_until_its_result_replaces_that(
         assert pane(app).startswith("check passed")
 
 
+async def test_a_check_that_ends_after_an_undo_does_not_report_on_the_undone_edit(
+    repo: Path, gate: Gate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(main_screen, "run_post_check", gate.wrap(main_screen.run_post_check))
+    app = make_app(repo / "calc.py", check="false")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await type_instruction(app, pilot)
+        await settle(app, pilot)
+        await pilot.press("A", "enter")
+        await until_held(pilot, gate)
+        await until(pilot, lambda: app.main.code.text == PROPOSAL, "the applied file was reloaded")
+        await pilot.press("ctrl+z")  # a long check need not be waited for
+        await until(pilot, lambda: app.main.code.text == ORIGINAL, "the undo reloaded the file")
+        gate.opened.set()
+        await settle(app, pilot)
+        assert pane(app).startswith(f"proposal undo: {INSTRUCTION}")
+        assert "ctrl+z reverts" not in pane(app) + notes(app) and "check failed" in notes(app)
+        assert commits(repo) == ["initial"]
+
+
 @pytest.mark.parametrize("action", ["undo", "redo"])
 async def test_undo_or_redo_under_a_review_dismisses_the_proposal_it_outdates(
     repo: Path,

@@ -131,6 +131,7 @@ class MainScreen(Screen[None]):
         self.edit_region: Selection | None = None  # the lines the running or reviewed edit rewrites
         self.cancel_event: threading.Event | None = None
         self.transaction: Worker[None] | None = None  # the running apply, undo or redo
+        self.checked_edit_stands = False  # no undo/redo since the edit the running --check checks
         self.generation = 0  # id of the newest generation; messages of older ones are dropped
         self.histories: dict[Path, list[str]] = {}
         self._narrow: bool | None = None
@@ -341,6 +342,7 @@ class MainScreen(Screen[None]):
         self._forget_proposal(said)  # finished: nothing of it may be applied again
         self._open_file(message.path, said)
         if command and repo is not None:
+            self.checked_edit_stands = True
             self._check_in_thread(command, repo.root, message.path)
 
     @work(thread=True, group="check", exclusive=True, exit_on_error=False)
@@ -349,6 +351,9 @@ class MainScreen(Screen[None]):
 
     def on_check_done(self, message: CheckDone) -> None:
         result = message.result
+        if not self.checked_edit_stands:  # its "ctrl+z reverts the edit" would be about the wrong edit
+            self.note(f"the check of an edit undone since has finished, not shown ({result.summary()})")
+            return
         if result.ok:
             self.review_view.show_hint(result.summary(), "check passed")
             self.note(result.summary())
@@ -363,6 +368,7 @@ class MainScreen(Screen[None]):
 
     def on_history_moved(self, message: HistoryMoved) -> None:
         said = f"{message.action}: {message.instruction}"
+        self.checked_edit_stands = False
         if self.current is not None and self.current in {f.resolve() for f in message.files}:
             if self.proposal is not None:  # computed from the text the move replaced
                 said += f" · the proposal under review was for the text before the {message.action}"
