@@ -1,4 +1,4 @@
-"""How many threads a model gets, and when the draft may read beside the target (decoding.engine.cores)."""
+"""How many threads a model gets, and when the draft may read beside the target (decoding.models.cores)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from decoding.engine import cores
 from decoding.engine.kv import CachedModel
-from decoding.models import llamacpp
+from decoding.models import cores, llamacpp
 from tests.tiny_models import make_tiny_llama
 
 

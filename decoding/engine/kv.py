@@ -37,7 +37,7 @@ class CachedModel:
 
     @property
     def device(self) -> torch.device:
-        """Where the model runs: on a GPU its forwards keep no CPU core busy (engine.cores)."""
+        """Where the model runs: on a GPU its forwards keep no CPU core busy (decoding.models.cores)."""
         return self._device
 
     @property

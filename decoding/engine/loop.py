@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 import torch
 
 from decoding.engine.config import SpecConfig
-from decoding.engine.cores import side_by_side
 from decoding.engine.costs import DraftLength, forward_clock, forward_cost, timed_forward
 from decoding.engine.detok import IncrementalDetokenizer
 from decoding.engine.kv import CachedModel
@@ -34,6 +33,7 @@ from decoding.engine.proposers import (
     Segment,
 )
 from decoding.events import Done, Error, Event, Layer, Prefill, Span, Stats, StopReason
+from decoding.models.cores import side_by_side
 from decoding.models.early_exit import early_exit_draft
 from decoding.models.store import ModelError
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from common.atomic import atomic_write_text
 from common.paths import cache_dir
-from decoding.engine.cores import idle_cores
+from decoding.models.cores import idle_cores
 from decoding.models.store import ModelError
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def _route_logs(llama_cpp: Any) -> None:
 
 
 def default_threads() -> int:
-    """The idle physical cores (:func:`decoding.engine.cores.idle_cores`) unless
+    """The idle physical cores (:func:`decoding.models.cores.idle_cores`) unless
     ``$SPECEDIT_LLAMA_THREADS`` sets the count.
 
     Exactness does not depend on it: each thread count measures its own exact verify size
