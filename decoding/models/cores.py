@@ -1,10 +1,7 @@
-"""How many CPU cores a model may keep busy, and whether the draft can work beside the target.
+"""Whether the draft can read the prompt beside the target without taking a core the target uses.
 
 llama.cpp's threads meet at a barrier after every layer, so a forward runs at the pace of its slowest
-thread: one thread preempted by another process stalls all of them. Measured on a 2-core VM
-(Qwen2.5-Coder-1.5B Q4_K_M, docs/benchmarks.md): idle, 2 threads decode a token in 46 ms against
-77 ms with one; with one other busy process, 2 threads take 104 ms (p90 251 ms) and one thread 78 ms.
-So a model gets the physical cores that other work leaves idle, judged by the load average.
+thread: a draft that preempts one of the target's threads stalls them all (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -35,19 +32,6 @@ def physical_cores(cpus: set[int], topology: Path = _TOPOLOGY) -> int:
             return len(cpus)
         cores.add((package, core))
     return max(1, len(cores))
-
-
-def busy_cores() -> int:
-    """Cores other work keeps busy now: the 1-minute load average, rounded (0 where there is none)."""
-    try:
-        return round(os.getloadavg()[0])
-    except (AttributeError, OSError):
-        return 0
-
-
-def idle_cores() -> int:
-    """Physical cores this process may use, less those the load average says are busy (at least 1)."""
-    return max(1, physical_cores(usable_cpus()) - busy_cores())
 
 
 def cpu_threads(lm: object) -> int:

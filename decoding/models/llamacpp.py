@@ -25,7 +25,6 @@ import numpy as np
 
 from common.atomic import atomic_write_text
 from common.paths import cache_dir
-from decoding.models.cores import idle_cores
 from decoding.models.store import ModelError
 
 if TYPE_CHECKING:
@@ -37,8 +36,8 @@ DEFAULT_CONTEXT = 32768  # tokens; capped by the model's training context
 BATCH = 512  # tokens per llama_decode (and per prefill chunk)
 # Tokens per compute graph (llama.cpp splits a batch into such micro-batches). Measured on this build
 # (docs/benchmarks.md): for the builtin Q4_1 smollm2, logits of a position fed in a micro-batch of < 64
-# tokens are bit-identical to feeding it alone (1 and 2 threads, tests/test_engine_llamacpp.py); from 64
-# tokens on a different kernel path changes the last bits (up to 1.0 in a logit). Other
+# tokens are bit-identical to feeding it alone with 1 thread (not reproducibly with 2: see default_threads);
+# from 64 tokens on a different kernel path changes the last bits (up to 1.0 in a logit). Other
 # quantisations switch kernels much earlier (Qwen2.5-Coder's Q4_K_M: from 4 tokens on, 0.48 in a
 # logit, argmax flips), so the size up to which a verify is exact is measured per model: see
 # :func:`exact_verify_size`.
@@ -77,19 +76,17 @@ def _route_logs(llama_cpp: Any) -> None:
 
 
 def default_threads() -> int:
-    """The idle physical cores (:func:`decoding.models.cores.idle_cores`) unless
-    ``$SPECEDIT_LLAMA_THREADS`` sets the count.
+    """One thread unless ``$SPECEDIT_LLAMA_THREADS`` asks for more: losslessness before speed.
 
-    Exactness does not depend on it: each thread count measures its own exact verify size
-    (:func:`exact_verify_size`), and a verify split into decodes of that size equals one-token steps
-    bit for bit. Measured (docs/benchmarks.md, idle 2-core VM, Qwen2.5-Coder-1.5B, EditEval first 10):
-    2 threads made regular 1.60x and lookup 1.66x faster than one thread, every output identical to
-    regular; one thread stays the choice where another process keeps a core busy.
+    Measured (docs/benchmarks.md, session 4): two threads made the 1.5B 1.6x faster on an idle 2-core
+    VM, but with 2 threads the builtin's lookup answer left regular's at token 71 in one of two
+    identical runs (tests/test_engine_llamacpp.py, idle box): llama.cpp's multi-threaded results are
+    not reproducible bit for bit, so no verify size is exact. One thread is.
     """
     value = os.environ.get("SPECEDIT_LLAMA_THREADS", "").strip()
     if value.isdigit() and int(value) > 0:
         return int(value)
-    return idle_cores()
+    return 1
 
 
 def _quantization(desc: str) -> str:
