@@ -97,6 +97,19 @@ async def press_review_keys(app: SpeceditApp, pilot) -> None:  # noqa: ANN001
     await pilot.press("y")  # "apply all" if enter asked about pending hunks
 
 
+async def apply_all_with_the_check_held(
+    app: SpeceditApp, pilot, gate: Gate, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: ANN001
+    """Instruct, apply every hunk, and hold the ``--check`` that follows at its start (the file reloaded)."""
+    monkeypatch.setattr(main_screen, "run_post_check", gate.wrap(main_screen.run_post_check))
+    await settle(app, pilot)
+    await type_instruction(app, pilot)
+    await settle(app, pilot)
+    await pilot.press("A", "enter")
+    await until_held(pilot, gate)
+    await until(pilot, lambda: app.main.code.text == PROPOSAL, "the applied file was reloaded")
+
+
 async def test_second_enter_while_applying_applies_nothing_more(
     repo: Path, gate: Gate, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -186,15 +199,9 @@ async def test_after_apply_the_pane_says_what_was_applied_and_nothing_applies_ag
 async def test_the_pane_says_the_check_runs_until_its_result_replaces_that(
     repo: Path, gate: Gate, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(main_screen, "run_post_check", gate.wrap(main_screen.run_post_check))
     app = make_app(repo / "calc.py", check="true")
     async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
-        await type_instruction(app, pilot)
-        await settle(app, pilot)
-        await pilot.press("A", "enter")
-        await until_held(pilot, gate)
-        await until(pilot, lambda: app.main.code.text == PROPOSAL, "the applied file was reloaded")
+        await apply_all_with_the_check_held(app, pilot, gate, monkeypatch)
         assert "applied 2 hunks to calc.py" in pane(app) and "running the check: true" in pane(app)
         gate.opened.set()
         await settle(app, pilot)
@@ -204,15 +211,9 @@ async def test_the_pane_says_the_check_runs_until_its_result_replaces_that(
 async def test_a_check_that_ends_after_an_undo_does_not_report_on_the_undone_edit(
     repo: Path, gate: Gate, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(main_screen, "run_post_check", gate.wrap(main_screen.run_post_check))
     app = make_app(repo / "calc.py", check="false")
     async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
-        await type_instruction(app, pilot)
-        await settle(app, pilot)
-        await pilot.press("A", "enter")
-        await until_held(pilot, gate)
-        await until(pilot, lambda: app.main.code.text == PROPOSAL, "the applied file was reloaded")
+        await apply_all_with_the_check_held(app, pilot, gate, monkeypatch)
         await pilot.press("ctrl+z")  # a long check need not be waited for
         await until(pilot, lambda: app.main.code.text == ORIGINAL, "the undo reloaded the file")
         gate.opened.set()
