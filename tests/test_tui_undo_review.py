@@ -97,14 +97,19 @@ async def press_review_keys(app: SpeceditApp, pilot) -> None:  # noqa: ANN001
     await pilot.press("y")  # "apply all" if enter asked about pending hunks
 
 
+async def review_a_proposal(app: SpeceditApp, pilot) -> None:  # noqa: ANN001
+    """The scripted model's proposal for the instruction, under review."""
+    await settle(app, pilot)
+    await type_instruction(app, pilot)
+    await settle(app, pilot)
+
+
 async def apply_all_with_the_check_held(
     app: SpeceditApp, pilot, gate: Gate, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # noqa: ANN001
     """Instruct, apply every hunk, and hold the ``--check`` that follows at its start (the file reloaded)."""
     monkeypatch.setattr(main_screen, "run_post_check", gate.wrap(main_screen.run_post_check))
-    await settle(app, pilot)
-    await type_instruction(app, pilot)
-    await settle(app, pilot)
+    await review_a_proposal(app, pilot)
     await pilot.press("A", "enter")
     await until_held(pilot, gate)
     await until(pilot, lambda: app.main.code.text == PROPOSAL, "the applied file was reloaded")
@@ -117,9 +122,7 @@ async def test_second_enter_while_applying_applies_nothing_more(
     seen: list[Message] = []
     app = make_app(repo / "calc.py")
     async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
-        await settle(app, pilot)
-        await type_instruction(app, pilot)
-        await settle(app, pilot)
+        await review_a_proposal(app, pilot)
         await pilot.press("A", "enter")  # both hunks
         await until_held(pilot, gate)
         assert app.main.review is None and pane(app).startswith("applying…")
@@ -143,9 +146,7 @@ async def test_undo_pressed_while_applying_waits_and_never_undoes_an_older_edit(
     monkeypatch.setattr(main_screen, "apply_proposal", gate.wrap(main_screen.apply_proposal))
     app = make_app(repo / "calc.py")
     async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
-        await type_instruction(app, pilot)
-        await settle(app, pilot)
+        await review_a_proposal(app, pilot)
         await pilot.press("A", "enter")
         await until_held(pilot, gate)
         await pilot.press("ctrl+z")  # the user means the edit being applied, not the README edit
@@ -166,9 +167,7 @@ async def test_after_apply_the_pane_says_what_was_applied_and_nothing_applies_ag
     seen: list[Message] = []
     app = make_app(repo / "calc.py")
     async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
-        await settle(app, pilot)
-        await type_instruction(app, pilot)
-        await settle(app, pilot)
+        await review_a_proposal(app, pilot)
         await pilot.press("a", "enter")  # the first hunk, then "only the accepted one"
         await pilot.pause()
         await pilot.press("o")
@@ -267,9 +266,7 @@ async def test_undo_of_another_file_gives_the_review_back_untouched(
     seen: list[Message] = []
     app = make_app(repo / "calc.py")
     async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
-        await settle(app, pilot)
-        await type_instruction(app, pilot)
-        await settle(app, pilot)
+        await review_a_proposal(app, pilot)
         await pilot.press("a")
         await pilot.press("ctrl+z")
         await until_held(pilot, gate)
@@ -290,9 +287,7 @@ async def test_a_refused_apply_brings_the_review_back_as_the_user_left_it(
     monkeypatch.setattr(main_screen, "apply_proposal", gate.wrap(main_screen.apply_proposal))
     app = make_app(repo / "calc.py")
     async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
-        await type_instruction(app, pilot)
-        await settle(app, pilot)
+        await review_a_proposal(app, pilot)
         await pilot.press("a", "r", "enter")
         await until_held(pilot, gate)
         assert app.main.review is None
